@@ -1,0 +1,27 @@
+"""rnnkit: recurrent neural networks on PyTorch.
+
+Every cell runs through one driver (:class:`Recurrent`); :class:`RNN`, :class:`LSTM` and
+:class:`GRU` are drop-in replacements for their ``torch.nn`` namesakes.
+"""
+
+from rnnkit import cells
+from rnnkit.backends import BackendChoice
+from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, LSTMState, RecurrentCell
+from rnnkit.layers import GRU, LSTM, RNN, Recurrent
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "BackendChoice",
+    "ElmanCell",
+    "GRUCell",
+    "LSTMCell",
+    "LSTMState",
+    "Recurrent",
+    "RecurrentCell",
+    "__version__",
+    "cells",
+]

@@ -1,0 +1,7 @@
+"""``python -m rnnkit``."""
+
+import sys
+
+from rnnkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,35 @@
+"""Recurrent cells: the math of one time step, one file per family (DESIGN.md layer 1)."""
+
+from rnnkit.cells.base import LSTMState, RecurrentCell, State, map_state, state_tensors
+from rnnkit.cells.elman import ElmanCell
+from rnnkit.cells.gru import GRUCell
+from rnnkit.cells.lstm import LSTMCell
+
+#: Names accepted wherever a cell class is expected (``Recurrent("lstm", ...)``).
+CELLS: dict[str, type[RecurrentCell]] = {"elman": ElmanCell, "rnn": ElmanCell, "lstm": LSTMCell, "gru": GRUCell}
+
+
+def resolve_cell(cell: str | type[RecurrentCell]) -> type[RecurrentCell]:
+    """Turn a cell name (``"lstm"``) or class into the class; unknown names list the known ones."""
+    if isinstance(cell, str):
+        try:
+            return CELLS[cell.lower()]
+        except KeyError:
+            raise ValueError(f"cell: unknown name {cell!r}; expected one of {sorted(CELLS)}") from None
+    if isinstance(cell, type) and issubclass(cell, RecurrentCell):
+        return cell
+    raise TypeError(f"cell: expected a RecurrentCell subclass or a name, got {cell!r}")
+
+
+__all__ = [
+    "CELLS",
+    "ElmanCell",
+    "GRUCell",
+    "LSTMCell",
+    "LSTMState",
+    "RecurrentCell",
+    "State",
+    "map_state",
+    "resolve_cell",
+    "state_tensors",
+]

@@ -1,0 +1,6 @@
+"""User-facing recurrent modules (DESIGN.md layer 3)."""
+
+from rnnkit.layers.dropins import GRU, LSTM, RNN
+from rnnkit.layers.recurrent import Recurrent
+
+__all__ = ["GRU", "LSTM", "RNN", "Recurrent"]

@@ -1,0 +1,205 @@
+"""Drop-in replacements for ``torch.nn.RNN``, ``torch.nn.LSTM`` and ``torch.nn.GRU``.
+
+They *are* the torch classes (subclasses), so constructor arguments, defaults, parameter names,
+``state_dict`` keys, shapes, ``PackedSequence`` handling and error messages are exactly torch's,
+and ``isinstance(layer, torch.nn.LSTM)`` holds. What rnnkit adds is the backend choice: the
+reference ``loop`` backend (and, as they land, fast paths) runs the same parameters through
+rnnkit's cells, and ``layer.backend`` says which path runs and why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.backends import BackendChoice, check_backend_name
+from rnnkit.backends.loop import run_layers
+from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, LSTMState, RecurrentCell
+
+
+class _CellStack(nn.Module):
+    """Cells shaped like a drop-in's layers; run with the drop-in's parameters via ``functional_call``."""
+
+    def __init__(self, cells: nn.ModuleDict, num_layers: int, suffixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.cells = cells
+        self.layout = [[f"l{k}{s}" for s in suffixes] for k in range(num_layers)]
+
+    def forward(self, x: Tensor, states: list, lengths: Tensor | None, dropout: float, training: bool):
+        layers = [[self.cells[key] for key in row] for row in self.layout]
+        return run_layers(layers, x, states, lengths=lengths, dropout=dropout, training=training)
+
+
+class _DropIn:
+    """Shared behaviour of the three drop-ins; mixed in before the torch class."""
+
+    _cell_class: type[RecurrentCell]
+    _parameter_names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+
+    def __init__(self, *args: Any, backend: str = "auto", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._requested_backend = check_backend_name(backend)
+
+    @property
+    def backend(self) -> BackendChoice:
+        """``native`` (torch's own fused kernel) unless ``backend='loop'`` was asked for."""
+        if self._requested_backend == "loop":
+            return BackendChoice("loop", "forced with backend='loop'")
+        return BackendChoice("native", f"torch.nn.{type(self).__name__} configuration: PyTorch's fused kernel")
+
+    def _cell_options(self) -> dict[str, Any]:
+        return {"bias": self.bias}
+
+    def _template(self) -> _CellStack:
+        # Built on the meta device: it holds no memory and never receives .to()/.cuda(), since its
+        # parameters are always supplied by functional_call from this module's own.
+        template = self.__dict__.get("_loop_template")
+        if template is None:
+            suffixes = ("", "_reverse") if self.bidirectional else ("",)
+            cells = nn.ModuleDict()
+            with torch.device("meta"):
+                layer_input = self.input_size
+                for k in range(self.num_layers):
+                    for s in suffixes:
+                        cells[f"l{k}{s}"] = self._cell_class(layer_input, self.hidden_size, **self._cell_options())
+                    layer_input = len(suffixes) * cells[f"l{k}"].output_size
+            template = _CellStack(cells, self.num_layers, suffixes)
+            self.__dict__["_loop_template"] = template
+        return template
+
+    def _bound_parameters(self) -> dict[str, Tensor]:
+        params = {}
+        for key in self._template().cells:
+            layer = key[1:]  # "0" or "0_reverse"
+            for name in self._parameter_names:
+                tensor = getattr(self, f"{name}_l{layer}", None)
+                if tensor is not None:
+                    params[f"cells.{key}.{name}"] = tensor
+        return params
+
+    def forward(self, input: Tensor | PackedSequence, hx: Any = None):
+        if self._requested_backend != "loop":
+            return super().forward(input, hx)
+        return self._forward_loop(input, hx)
+
+    def _forward_loop(self, input: Tensor | PackedSequence, hx: Any):
+        is_lstm = isinstance(self, nn.LSTM)
+        packed = isinstance(input, PackedSequence)
+        directions = 2 if self.bidirectional else 1
+        if packed:
+            batch = int(input.batch_sizes[0])
+            batched = True
+            data = input.data
+            if not (data.is_floating_point() or data.is_complex()):
+                raise TypeError(f"input: expected a floating-point PackedSequence, got dtype {data.dtype}")
+        else:
+            if not isinstance(input, Tensor) or input.dim() not in (2, 3):
+                got = f"{input.dim()}D tensor" if isinstance(input, Tensor) else type(input).__name__
+                raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {got} instead")
+            if not (input.is_floating_point() or input.is_complex()):
+                raise TypeError(f"input: expected a floating-point tensor, got dtype {input.dtype}")
+            batched = input.dim() == 3
+            if not batched:
+                input = input.unsqueeze(0 if self.batch_first else 1)
+            batch = input.shape[0 if self.batch_first else 1]
+            data = input
+        hx = self._initial_hidden(hx, batch, data, batched, is_lstm, directions)
+        # torch's own checks give torch's own messages for sizes and dtypes.
+        self.check_forward_args(data, hx, input.batch_sizes if packed else None)
+
+        if packed:
+            x, lengths = pad_packed_sequence(input)
+            lengths = lengths.to(x.device) if int(lengths.min()) < x.shape[0] else None
+        else:
+            x, lengths = (input.transpose(0, 1) if self.batch_first else input), None
+        states = [
+            LSTMState(hx[0][i], hx[1][i]) if is_lstm else hx[i] for i in range(self.num_layers * directions)
+        ]
+        out, finals = torch.func.functional_call(
+            self._template(), self._bound_parameters(), (x, states, lengths, float(self.dropout), self.training)
+        )
+        if is_lstm:
+            hidden = (torch.stack([s.h for s in finals]), torch.stack([s.c for s in finals]))
+        else:
+            hidden = torch.stack(finals)
+
+        if packed:
+            order = input.sorted_indices
+            if order is not None:
+                out = out.index_select(1, order)
+            sorted_lengths = _lengths_from_batch_sizes(input.batch_sizes)
+            repacked = pack_padded_sequence(out, sorted_lengths, enforce_sorted=True)
+            out = PackedSequence(repacked.data, input.batch_sizes, input.sorted_indices, input.unsorted_indices)
+            return out, hidden
+        if self.batch_first:
+            out = out.transpose(0, 1)
+        if not batched:
+            out = out.squeeze(0 if self.batch_first else 1)
+            hidden = tuple(h.squeeze(1) for h in hidden) if is_lstm else hidden.squeeze(1)
+        return out, hidden
+
+    def _initial_hidden(self, hx: Any, batch: int, data: Tensor, batched: bool, is_lstm: bool, directions: int):
+        rows = self.num_layers * directions
+        if hx is None:
+            real = self.proj_size if getattr(self, "proj_size", 0) > 0 else self.hidden_size
+            h = torch.zeros(rows, batch, real, dtype=data.dtype, device=data.device)
+            if is_lstm:
+                return (h, torch.zeros(rows, batch, self.hidden_size, dtype=data.dtype, device=data.device))
+            return h
+        tensors = hx if is_lstm else (hx,)
+        want = 3 if batched else 2
+        if any(t.dim() != want for t in tensors):
+            dims = ", ".join(f"{t.dim()}-D" for t in tensors)
+            kind = "batched 3-D" if batched else "unbatched 2-D"
+            raise RuntimeError(f"For {kind} input, hx should also be {want}-D but got ({dims}) tensor(s)")
+        if not batched:
+            tensors = tuple(t.unsqueeze(1) for t in tensors)
+        return tuple(tensors) if is_lstm else tensors[0]
+
+
+def _lengths_from_batch_sizes(batch_sizes: Tensor) -> Tensor:
+    """Per-sequence lengths, in sorted (descending) order, from a PackedSequence's batch sizes."""
+    batch = int(batch_sizes[0])
+    return (batch_sizes.unsqueeze(0) > torch.arange(batch).unsqueeze(1)).sum(1)
+
+
+class RNN(_DropIn, nn.RNN):
+    """Drop-in for :class:`torch.nn.RNN` (same arguments) with ``backend="auto" | "native" | "loop"``.
+
+    Example:
+        >>> rnn = RNN(10, 20, 2, nonlinearity="relu")
+        >>> out, h = rnn(torch.randn(5, 3, 10))
+    """
+
+    _cell_class = ElmanCell
+
+    def _cell_options(self) -> dict[str, Any]:
+        return {"bias": self.bias, "nonlinearity": self.nonlinearity}
+
+
+class LSTM(_DropIn, nn.LSTM):
+    """Drop-in for :class:`torch.nn.LSTM` (same arguments) with ``backend="auto" | "native" | "loop"``.
+
+    Example:
+        >>> lstm = LSTM(10, 20, 2, batch_first=True, proj_size=5)
+        >>> out, (h, c) = lstm(torch.randn(3, 5, 10))
+    """
+
+    _cell_class = LSTMCell
+
+    def _cell_options(self) -> dict[str, Any]:
+        return {"bias": self.bias, "proj_size": self.proj_size, "forget_bias": None}
+
+
+class GRU(_DropIn, nn.GRU):
+    """Drop-in for :class:`torch.nn.GRU` (same arguments) with ``backend="auto" | "native" | "loop"``.
+
+    Example:
+        >>> gru = GRU(10, 20, bidirectional=True)
+        >>> out, h = gru(torch.randn(5, 3, 10))
+    """
+
+    _cell_class = GRUCell

@@ -1,0 +1,287 @@
+"""``Recurrent``: runs any cell as a stack of layers over time (DESIGN.md layer 3)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from rnnkit.backends import BackendChoice, check_backend_name, choose_backend
+from rnnkit.backends.loop import run_layers
+from rnnkit.backends.native import flat_weights, native_mode, run_native
+from rnnkit.cells import RecurrentCell, State, map_state, resolve_cell
+from rnnkit.layers.inputs import check_lengths, check_sequence_input, check_state, lengths_from_mask
+
+
+class Recurrent(nn.Module):
+    r"""A stack of recurrent layers built from any cell.
+
+    Runs ``cell`` over time for ``num_layers`` layers, optionally in both directions, with
+    variable lengths, an explicit initial state and streaming. Standard Elman/LSTM/GRU stacks run
+    on PyTorch's fused kernels; every other cell runs on the reference loop (see :attr:`backend`).
+
+    Args:
+        cell: a :class:`~rnnkit.cells.RecurrentCell` subclass or a name (``"lstm"``, ``"gru"``, ``"elman"``).
+        input_size: input features ``I``.
+        hidden_size: hidden features ``H`` of every layer.
+        num_layers: stacked layers ``L``.
+        bidirectional: add a second direction that reads each sequence's valid part reversed (``D = 2``).
+        dropout: dropout on each layer's output except the last, in training mode.
+        residual: add each layer's input to its output, for layers after the first.
+        batch_first: ``x`` and outputs are ``(B, T, ·)``; with ``False``, ``(T, B, ·)``.
+        backend: ``"auto"`` (fused kernel where one computes this cell, else loop), ``"native"`` or ``"loop"``.
+        **cell_options: passed to the cell's constructor, e.g. ``proj_size``, ``bias``,
+            ``nonlinearity``, ``forget_bias``.
+
+    Shape:
+        ``x``: ``(B, T, I)``; ``lengths``: ``(B,)`` with values in ``[1, T]``;
+        output: ``(B, T, D * O)`` where ``O`` is the cell's ``output_size``;
+        state: the cell's state layout with every tensor stacked to ``(L * D, B, ...)``
+        (for LSTM an :class:`~rnnkit.cells.LSTMState` ``(h, c)``, like ``torch.nn.LSTM``).
+
+    Example:
+        >>> layer = Recurrent("lstm", 8, 16, num_layers=2, bidirectional=True)
+        >>> out, (h, c) = layer(torch.randn(4, 10, 8), lengths=torch.tensor([10, 7, 3, 1]))
+        >>> out.shape, h.shape
+        (torch.Size([4, 10, 32]), torch.Size([4, 4, 16]))
+    """
+
+    def __init__(
+        self,
+        cell: str | type[RecurrentCell],
+        input_size: int,
+        hidden_size: int,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        residual: bool = False,
+        batch_first: bool = True,
+        backend: str = "auto",
+        **cell_options: object,
+    ) -> None:
+        super().__init__()
+        cell_class = resolve_cell(cell)
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"num_layers: expected a positive integer, got {num_layers!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.num_directions = 2 if bidirectional else 1
+        self.dropout = float(dropout)
+        self.residual = residual
+        self.batch_first = batch_first
+        self._requested_backend = check_backend_name(backend)
+        self.cells = nn.ModuleDict()
+        layer_input = input_size
+        for layer in range(num_layers):
+            for suffix in self._suffixes():
+                self.cells[f"l{layer}{suffix}"] = cell_class(layer_input, hidden_size, **cell_options)
+            layer_input = self.num_directions * self.cells[f"l{layer}"].output_size
+        self.output_size = layer_input
+        self.backend  # noqa: B018 - fail at construction if a forced backend cannot run this cell
+
+    @classmethod
+    def from_torch(cls, module: nn.RNNBase, *, backend: str = "auto") -> Recurrent:
+        """Build a ``Recurrent`` with the configuration and a copy of the weights of a ``torch.nn`` RNN.
+
+        Args:
+            module: a ``torch.nn.RNN``, ``LSTM`` or ``GRU`` (or an rnnkit drop-in).
+            backend: as in the constructor.
+
+        Returns:
+            A layer that computes the same function; its ``batch_first`` follows ``module``'s.
+
+        Example:
+            >>> layer = Recurrent.from_torch(torch.nn.GRU(4, 8, num_layers=2))
+        """
+        if isinstance(module, nn.LSTM):
+            cell, options = "lstm", {"proj_size": module.proj_size, "forget_bias": None}
+        elif isinstance(module, nn.GRU):
+            cell, options = "gru", {}
+        elif isinstance(module, nn.RNN):
+            cell, options = "elman", {"nonlinearity": module.nonlinearity}
+        else:
+            raise TypeError(f"module: expected torch.nn.RNN, LSTM or GRU, got {type(module).__name__}")
+        layer = cls(
+            cell, module.input_size, module.hidden_size, num_layers=module.num_layers,
+            bidirectional=module.bidirectional, dropout=module.dropout, batch_first=module.batch_first,
+            backend=backend, bias=module.bias, **options,
+        )
+        weights = {}
+        for name, tensor in module.state_dict().items():
+            param, _, where = name.rpartition("_l")
+            weights[f"cells.l{where}.{param}"] = tensor
+        layer.load_state_dict(weights)
+        return layer.to(next(module.parameters()).dtype)
+
+    def _suffixes(self) -> tuple[str, ...]:
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    def _layers(self) -> list[list[RecurrentCell]]:
+        return [[self.cells[f"l{k}{s}"] for s in self._suffixes()] for k in range(self.num_layers)]
+
+    @property
+    def backend(self) -> BackendChoice:
+        """The backend that runs whole sequences, and why (``layer.backend.reason``)."""
+        return choose_backend(self._requested_backend, list(self.cells.values()))
+
+    @property
+    def first_cell(self) -> RecurrentCell:
+        """The first layer's forward cell (all cells share one class and options)."""
+        return self.cells["l0"]
+
+    def initial_state(
+        self, batch_size: int, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None
+    ) -> State:
+        """Zero state for ``batch_size`` sequences, stacked to ``(L * D, B, ...)``."""
+        per_cell = [cell.initial_state(batch_size, dtype=dtype, device=device) for cell in self.cells.values()]
+        return map_state(lambda *ts: torch.stack(ts), *per_cell)
+
+    def _check_state(self, state: State, batch: int, x: Tensor) -> State:
+        cell = self.first_cell
+        stacked = len(self.cells)
+        last_layer_cell = self.cells[f"l{self.num_layers - 1}"]
+        shapes = [(stacked, batch, *shape) for shape in last_layer_cell.state_shapes()]
+        names = cell.state_type._fields if cell.state_type is not None else ("state",)
+        check_state(state, expected=shapes, names=names, dtype=x.dtype, device=x.device)
+        if cell.state_type is not None and not isinstance(state, cell.state_type):
+            state = cell.state_type(*state)
+        return state
+
+    def _check_dtype(self, x: Tensor) -> None:
+        weight = next(self.parameters(), None)
+        if weight is not None and weight.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(
+                f"x: expected dtype {weight.dtype} (the layer's parameters), got {x.dtype}; "
+                f"convert the input or the layer (layer.to({x.dtype}))"
+            )
+
+    def forward(
+        self,
+        x: Tensor,
+        state: State | None = None,
+        lengths: Tensor | list[int] | None = None,
+        *,
+        mask: Tensor | None = None,
+    ) -> tuple[Tensor, State]:
+        """Run the stack over whole sequences.
+
+        Args:
+            x: input ``(B, T, I)`` (``(T, B, I)`` when ``batch_first=False``).
+            state: initial state stacked to ``(L * D, B, ...)``; zeros when ``None``.
+                Pass the returned state back in to continue a sequence in the next chunk.
+            lengths: ``(B,)`` valid length of each right-padded sequence (CPU or ``x``'s device).
+            mask: alternatively, a right-padded boolean mask ``(B, T)``, True at real steps.
+
+        Returns:
+            ``(output, state)``: output ``(B, T, D * O)``, exactly zero past each sequence's end;
+            the final state holds each sequence's state after its last real step.
+        """
+        check_sequence_input(x, input_size=self.input_size, batch_first=self.batch_first)
+        self._check_dtype(x)
+        batch_dim = 0 if self.batch_first else 1
+        batch, steps = x.shape[batch_dim], x.shape[1 - batch_dim]
+        if mask is not None:
+            if lengths is not None:
+                raise ValueError("lengths and mask: give one of them, not both")
+            lengths = lengths_from_mask(mask, batch=batch, steps=steps)
+        lengths = check_lengths(lengths, batch=batch, steps=steps, device=x.device)
+        if state is None:
+            state = self.initial_state(batch, dtype=x.dtype, device=x.device)
+        else:
+            state = self._check_state(state, batch, x)
+        if batch == 0:
+            return x.new_zeros(*x.shape[:2], self.output_size), state
+
+        if self.backend == "native":
+            return self._forward_native(x, state, lengths)
+        x_tm = x.transpose(0, 1) if self.batch_first else x
+        per_cell = [map_state(lambda t, i=i: t[i], state) for i in range(len(self.cells))]
+        out, finals = run_layers(
+            self._layers(),
+            x_tm,
+            per_cell,
+            lengths=lengths,
+            dropout=self.dropout,
+            training=self.training,
+            residual=self.residual,
+        )
+        out = out.transpose(0, 1) if self.batch_first else out
+        return out, map_state(lambda *ts: torch.stack(ts), *finals)
+
+    def _forward_native(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        cells = list(self.cells.values())
+        mode = native_mode(cells[0])
+        bias = bool(cells[0].bias)
+        if not self.residual:
+            return run_native(
+                mode, x, state, flat_weights(cells), bias=bias, num_layers=self.num_layers,
+                bidirectional=self.bidirectional, dropout=self.dropout, training=self.training,
+                batch_first=self.batch_first, lengths=lengths,
+            )
+        # Residual stacks: one fused call per layer, adding the skip connection in between.
+        finals = []
+        layer_input = x
+        for index, layer in enumerate(self._layers()):
+            rows = slice(index * self.num_directions, (index + 1) * self.num_directions)
+            out, final = run_native(
+                mode, layer_input, map_state(lambda t, rows=rows: t[rows], state), flat_weights(layer), bias=bias,
+                num_layers=1, bidirectional=self.bidirectional, batch_first=self.batch_first, lengths=lengths,
+            )
+            finals.append(final)
+            if index > 0:
+                out = out + layer_input
+            if self.dropout > 0 and self.training and index < self.num_layers - 1:
+                out = F.dropout(out, self.dropout, training=True)
+            layer_input = out
+        return layer_input, map_state(lambda *ts: torch.cat(ts), *finals)
+
+    def step(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """Advance every layer by one time step (streaming).
+
+        Args:
+            x: one input step ``(B, I)``.
+            state: stacked state ``(L, B, ...)`` from a previous call or ``forward``; zeros if ``None``.
+
+        Returns:
+            ``(y, state)`` with ``y`` of shape ``(B, O)``. ``forward`` over a sequence equals
+            calling ``step`` on each of its steps in turn, passing the state along.
+
+        Raises:
+            RuntimeError: for a bidirectional layer, whose backward direction needs the future.
+        """
+        if self.bidirectional:
+            raise RuntimeError(
+                "step: a bidirectional layer cannot stream, since its backward direction reads the sequence "
+                "from its end; call the layer on whole sequences instead"
+            )
+        if not isinstance(x, Tensor) or x.dim() != 2:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x: expected one step of shape (batch, input_size={self.input_size}), got {got}")
+        check_sequence_input(x.unsqueeze(1), input_size=self.input_size, batch_first=True)
+        self._check_dtype(x)
+        state = self.initial_state(x.shape[0], dtype=x.dtype, device=x.device) if state is None else (
+            self._check_state(state, x.shape[0], x)
+        )
+        finals = []
+        for index, (cell,) in enumerate(self._layers()):
+            y, final = cell(x, map_state(lambda t, i=index: t[i], state))
+            finals.append(final)
+            if self.residual and index > 0:
+                y = y + x
+            if self.dropout > 0 and self.training and index < self.num_layers - 1:
+                y = F.dropout(y, self.dropout, training=True)
+            x = y
+        return x, map_state(lambda *ts: torch.stack(ts), *finals)
+
+    def extra_repr(self) -> str:
+        options = [f"num_layers={self.num_layers}"] if self.num_layers > 1 else []
+        options += ["bidirectional=True"] if self.bidirectional else []
+        options += [f"dropout={self.dropout}"] if self.dropout else []
+        options += ["residual=True"] if self.residual else []
+        options += ["batch_first=False"] if not self.batch_first else []
+        return ", ".join([*options, f"backend={str(self.backend)!r}"])

@@ -1,0 +1,1 @@
+"""Applications: data + model + training + metrics wired together (DESIGN.md layer 7)."""

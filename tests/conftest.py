@@ -1,0 +1,34 @@
+"""Shared helpers for the rnnkit tests."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+TORCH_CLASSES = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "elman": torch.nn.RNN}
+
+
+def max_diff(a, b) -> float:
+    """Largest absolute difference between two tensors or tuples of tensors."""
+    if isinstance(a, torch.Tensor):
+        return (a - b).abs().max().item() if a.numel() else 0.0
+    return max(max_diff(x, y) for x, y in zip(a, b, strict=True))
+
+
+def random_lengths(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
+    """Random lengths in [1, steps] that include 1 and steps whenever the batch allows."""
+    lengths = torch.randint(1, steps + 1, (batch,), generator=generator)
+    lengths[0] = steps
+    if batch > 1:
+        lengths[1] = 1
+    return lengths
+
+
+def run_torch_with_lengths(module, x, lengths, hx=None):
+    """torch.nn reference for right-padded input with lengths: pack, run, unpack."""
+    batch_first = module.batch_first
+    total = x.shape[1 if batch_first else 0]
+    packed = pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False)
+    out, state = module(packed, hx)
+    out, _ = pad_packed_sequence(out, batch_first=batch_first, total_length=total)
+    return out, state

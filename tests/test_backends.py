@@ -1,0 +1,52 @@
+"""Backend choice and the loop backend's helpers."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+import rnnkit
+from rnnkit.backends import choose_backend, reverse_padded
+
+
+def test_reverse_padded_flips_only_the_valid_prefix_and_is_an_involution():
+    x = torch.arange(12.0).view(4, 3)  # (T=4, B=3)
+    lengths = torch.tensor([4, 2, 1])
+    flipped = reverse_padded(x, lengths)
+    assert flipped[:, 0].tolist() == [9.0, 6.0, 3.0, 0.0]
+    assert flipped[:, 1].tolist() == [4.0, 1.0, 7.0, 10.0]
+    assert flipped[:, 2].tolist() == [2.0, 5.0, 8.0, 11.0]
+    assert torch.equal(reverse_padded(flipped, lengths), x)
+    assert torch.equal(reverse_padded(x, None), x.flip(0))
+
+
+def test_auto_choice_and_reasons():
+    layer = rnnkit.Recurrent("gru", 2, 3)
+    assert layer.backend == "native" and "fused PyTorch kernel" in layer.backend.reason
+    forced = rnnkit.Recurrent("gru", 2, 3, backend="loop")
+    assert forced.backend == "loop" and forced.backend.reason == "forced with backend='loop'"
+    assert "backend='loop'" in repr(forced)
+    assert choose_backend("native", list(layer.cells.values())).reason.endswith("forced with backend='native'")
+
+
+def test_subclass_of_standard_cell_is_not_sent_to_the_fused_kernel():
+    class DoubledLSTMCell(rnnkit.LSTMCell):
+        def step(self, px, state):
+            y, s = super().step(px, state)
+            return 2 * y, s
+
+    layer = rnnkit.Recurrent(DoubledLSTMCell, 2, 3)
+    assert layer.backend == "loop"
+
+
+def test_dropin_loop_backend_survives_dtype_moves_and_deepcopy():
+    lstm = rnnkit.LSTM(3, 4, backend="loop")
+    x = torch.randn(5, 2, 3)
+    out, _ = lstm(x)
+    twin = copy.deepcopy(lstm).double()
+    out64, _ = twin(x.double())
+    assert (out64.float() - out).abs().max() < 1e-6
+    assert out64.dtype == torch.float64
+    # the loop template holds no parameters of its own
+    assert [n for n, _ in lstm.named_parameters()] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
