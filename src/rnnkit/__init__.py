@@ -4,10 +4,12 @@ Every cell runs through one driver (:class:`Recurrent`); :class:`RNN`, :class:`L
 :class:`GRU` are drop-in replacements for their ``torch.nn`` namesakes.
 """
 
-from rnnkit import cells
+from rnnkit import cells, diagnostics
 from rnnkit.backends import BackendChoice
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, LSTMState, RecurrentCell
 from rnnkit.layers import GRU, LSTM, RNN, Recurrent
+from rnnkit.serialization import Saveable, SerializationError, load
+from rnnkit.training import Trainer, TrainerConfig
 
 __version__ = "0.1.0"
 
@@ -22,6 +24,12 @@ __all__ = [
     "LSTMState",
     "Recurrent",
     "RecurrentCell",
+    "Saveable",
+    "SerializationError",
+    "Trainer",
+    "TrainerConfig",
     "__version__",
     "cells",
+    "diagnostics",
+    "load",
 ]

@@ -1,33 +1,299 @@
-"""``rnnkit`` command line: a thin shell over :mod:`rnnkit.tasks`."""
+"""``rnnkit`` command line: a thin shell over :mod:`rnnkit.tasks` and :class:`rnnkit.Trainer`.
+
+``rnnkit train --config run.yaml`` reads a YAML or TOML file with two sections::
+
+    task:                 # a registered task (rnnkit.tasks) and its settings
+      name: recall
+      steps: 50
+    trainer:              # rnnkit.TrainerConfig fields
+      max_epochs: 5
+      lr: 0.003
+
+Every field can be overridden by a flag: ``--max-epochs 8`` (trainer), ``--task.steps 100``
+(task), ``--task recall`` (which task). Unknown keys or flags are errors naming the closest
+valid one.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
+import json
+import sys
+import types
+import typing
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+SECTIONS = ("task", "trainer")
 
 
-def _demo(args: argparse.Namespace) -> int:
+class CLIError(Exception):
+    """A user error on the command line or in a config file: printed without a traceback."""
+
+
+# ----------------------------------------------------------------------------------- config files
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) run configuration."""
+    path = Path(path)
+    if not path.is_file():
+        raise CLIError(f"--config: {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            data = tomllib.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+    except Exception as error:  # the parsers' own errors carry the line and column
+        raise CLIError(f"--config: cannot parse {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise CLIError(f"--config: {path} must hold a mapping with sections {SECTIONS}, got {type(data).__name__}")
+    for key in data:
+        if key not in SECTIONS:
+            close = difflib.get_close_matches(str(key), SECTIONS, n=1)
+            raise CLIError(f"--config: unknown section {key!r} in {path}" + (f"; did you mean {close[0]!r}?" if close
+                                                                            else f"; expected {SECTIONS}"))
+    task = data.get("task", {})
+    if isinstance(task, str):
+        task = {"name": task}
+    return {"task": dict(task or {}), "trainer": dict(data.get("trainer") or {})}
+
+
+# --------------------------------------------------------------------------- dataclass -> flags
+
+
+def _base_type(annotation: Any) -> tuple[Any, bool]:
+    """(the non-None type, whether None is allowed) of an annotation such as ``int | None``."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        return (rest[0] if len(rest) == 1 else str), type(None) in args
+    return annotation, False
+
+
+def _parse_value(kind: Any, optional: bool, name: str):
+    def parse(text: str) -> Any:
+        if optional and text.lower() in ("none", "null"):
+            return None
+        try:
+            if kind is bool:
+                if text.lower() in ("true", "1", "yes", "on"):
+                    return True
+                if text.lower() in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError(text)
+            if kind is int:
+                return int(text)
+            if kind is float:
+                return float(text)
+            if typing.get_origin(kind) is dict or kind is dict:
+                value = json.loads(text)
+                if not isinstance(value, dict):
+                    raise ValueError(text)
+                return value
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: cannot read {text!r} as {getattr(kind, '__name__', kind)}") from None
+        return text
+
+    return parse
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, *, prefix: str, dest: str) -> list[str]:
+    """Add ``--{prefix}{field}`` for every field of dataclass ``cls``; returns the option strings."""
+    hints = typing.get_type_hints(cls)
+    options = []
+    group = parser.add_argument_group(f"{cls.__name__} fields")
+    for f in dataclasses.fields(cls):
+        kind, optional = _base_type(hints[f.name])
+        flag = f"--{prefix}{f.name.replace('_', '-')}"
+        names = [flag] if "_" not in f.name else [flag, f"--{prefix}{f.name}"]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        group.add_argument(*names, dest=f"{dest}{f.name}", type=_parse_value(kind, optional, flag),
+                           default=argparse.SUPPRESS, metavar=getattr(kind, "__name__", "VALUE").upper(),
+                           help=f"(default: {default!r})")
+        options += names
+    return options
+
+
+def _parse_or_suggest(parser: argparse.ArgumentParser, argv: Sequence[str], valid: list[str]) -> argparse.Namespace:
+    args, unknown = parser.parse_known_args(argv)
+    for item in unknown:
+        if item.startswith("-"):
+            flag = item.split("=", 1)[0]
+            close = difflib.get_close_matches(flag, valid, n=1)
+            parser.error(f"unknown option {flag}" + (f"; did you mean {close[0]}?" if close else ""))
+    if unknown:
+        parser.error(f"unexpected arguments: {' '.join(unknown)}")
+    return args
+
+
+# --------------------------------------------------------------------------------------- commands
+
+
+def _resolve_run(argv: Sequence[str], prog: str, *, extra: Any = None) -> tuple[argparse.Namespace, Any, Any, Any]:
+    """Two-phase parse: find the config file and task, then parse every flag. Returns
+    (args, task, task config, trainer config)."""
+    from rnnkit.tasks import available_tasks, get_task
+    from rnnkit.training import TrainerConfig
+    from rnnkit.training.config import check_keys
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    pre.add_argument("--task")
+    known, _ = pre.parse_known_args(argv)
+    file = read_config_file(known.config) if known.config else {"task": {}, "trainer": {}}
+    task_name = known.task or file["task"].pop("name", None)
+    file["task"].pop("name", None)
+
+    tasks = available_tasks()
+    parser = argparse.ArgumentParser(
+        prog=prog, allow_abbrev=False, epilog="tasks: " + "; ".join(f"{n} ({t.description})" for n, t in tasks.items()),
+    )
+    parser.add_argument("--config", help="YAML or TOML file with 'task' and 'trainer' sections")
+    parser.add_argument("--task", help=f"task name, one of: {', '.join(tasks)}")
+    if extra is not None:
+        extra(parser)
+    valid = ["--config", "--task", "--help", *[a for action in parser._actions for a in action.option_strings]]
+    valid += add_dataclass_flags(parser, TrainerConfig, prefix="", dest="trainer.")
+    task = None
+    if task_name is not None:
+        try:
+            task = get_task(task_name)
+        except ValueError as error:
+            raise CLIError(str(error)) from None
+        valid += add_dataclass_flags(parser, task.config_class, prefix="task.", dest="task.")
+    args = _parse_or_suggest(parser, argv, sorted(set(valid)))
+    if task is None:
+        raise CLIError("task: no task given; set task.name in the config file or pass --task NAME")
+
+    values = vars(args)
+    task_values = {**file["task"], **{k[5:]: v for k, v in values.items() if k.startswith("task.")}}
+    trainer_values = {**file["trainer"], **{k[8:]: v for k, v in values.items() if k.startswith("trainer.")}}
+    try:
+        check_keys(task_values, [f.name for f in dataclasses.fields(task.config_class)], where=f"task {task.name!r}")
+        task_config = task.config_class(**task_values)
+        trainer_config = TrainerConfig.from_dict(trainer_values)
+    except (TypeError, ValueError) as error:
+        raise CLIError(str(error)) from None
+    return args, task, task_config, trainer_config
+
+
+def _train(argv: Sequence[str]) -> int:
+    from rnnkit.training import Trainer, seed_everything
+
+    def extra(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--resume", action="store_true", help="continue from output_dir's latest checkpoint")
+        parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    args, task, task_config, trainer_config = _resolve_run(argv, "rnnkit train", extra=extra)
+    if args.quiet:
+        trainer_config.progress_bar = False
+    seed_everything(trainer_config.seed)  # the model's initial weights depend on the seed too
+    setup = task.build(task_config, seed=trainer_config.seed)
+    trainer = Trainer(trainer_config)
+    result = trainer.fit(setup.model, setup.train_data, setup.val_data, resume=args.resume)
+    if not args.quiet and trainer.dist.is_main:
+        last = result.history[-1] if result.history else {}
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.startswith(("train_", "val_")))
+        print(f"{task.name}: {result.epochs} epochs, {result.steps} steps ({result.stop_reason}); last epoch: {metrics}")
+        if result.output_dir is not None:
+            print(f"written to {result.output_dir} (metrics.csv, checkpoints/, model/, training_curves.png)")
+    return 0
+
+
+def _diagnose(argv: Sequence[str]) -> int:
+    import torch
+
+    from rnnkit.diagnostics import gradient_flow, plot_gradient_flow
+    from rnnkit.training import seed_everything
+    from rnnkit.training.batches import to_device
+
+    def extra(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--output", default="gradient_flow.png", help="PNG to write (default gradient_flow.png)")
+        parser.add_argument("--cells", help="compare cells on the task, e.g. elman,lstm (overrides task.cell)")
+        parser.add_argument("--model", help="a saved model directory to diagnose instead of a fresh one")
+        parser.add_argument("--batch-size-diagnose", type=int, default=64, dest="examples",
+                            help="examples in the diagnosed batch (default 64)")
+
+    args, task, task_config, trainer_config = _resolve_run(argv, "rnnkit diagnose", extra=extra)
+    cells = args.cells.split(",") if args.cells else [getattr(task_config, "cell", None)]
+    flows = {}
+    for cell in cells:
+        if cell is not None and hasattr(task_config, "cell"):
+            task_config = dataclasses.replace(task_config, cell=cell)
+        seed_everything(trainer_config.seed)
+        setup = task.build(task_config, seed=trainer_config.seed)
+        model = setup.model
+        if args.model:
+            from rnnkit.serialization import load
+
+            model = load(args.model)
+        data = setup.val_data if setup.val_data is not None else setup.train_data
+        loader = torch.utils.data.DataLoader(data, batch_size=args.examples) if isinstance(
+            data, torch.utils.data.Dataset) else data
+        batch = to_device(next(iter(loader)), next(model.parameters()).device)
+        flows[cell or type(model).__name__] = flow = gradient_flow(model, batch)
+        print(f"{cell or type(model).__name__}: loss {flow.loss:.4g}\n{flow.summary()}\n")
+    plot_gradient_flow(flows, args.output, title=f"gradient flow: task {task.name}")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _demo(argv: Sequence[str]) -> int:
     from rnnkit.tasks.quick_forecast import QuickForecastConfig, run_quick_forecast
 
+    parser = argparse.ArgumentParser(prog="rnnkit demo")
+    parser.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
+    args = parser.parse_args(argv)
     run_quick_forecast(QuickForecastConfig(epochs=args.epochs))
     return 0
 
 
+COMMANDS = {
+    "train": (_train, "train a task: rnnkit train --config run.yaml [--max-epochs 5 --task.steps 100 ...]"),
+    "diagnose": (_diagnose, "plot the gradient norm per time step and layer (vanishing gradients)"),
+    "demo": (_demo, "train a small LSTM on the embedded sunspot series and compare with naive"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+    """The top-level parser; each command parses its own arguments."""
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="train a small LSTM on the embedded sunspot series and compare with naive")
-    demo.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    demo.set_defaults(run=_demo)
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
+    from rnnkit.serialization import SerializationError
+    from rnnkit.training import BatchError, TrainingDiverged
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "run"):
+    if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0
-    return args.run(args)
+    if argv[0] not in COMMANDS:
+        close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
+        parser.error(f"unknown command {argv[0]!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+    run, _ = COMMANDS[argv[0]]
+    try:
+        return run(argv[1:])
+    except (CLIError, SerializationError, BatchError, ImportError) as error:
+        print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as error:
+        print(f"rnnkit {argv[0]}: {error}", file=sys.stderr)
+        return 1

@@ -48,6 +48,7 @@ def run_loop(
     *,
     lengths: Tensor | None = None,
     reverse: bool = False,
+    step_outputs: list[Tensor] | None = None,
 ) -> tuple[Tensor, State]:
     """Run one cell over a time-major sequence.
 
@@ -57,6 +58,10 @@ def run_loop(
         state: the cell's initial state for the batch.
         lengths: ``(B,)`` valid lengths on ``x``'s device; ``None`` when every sequence is ``T`` long.
         reverse: read each sequence's valid part from its end to its start.
+        step_outputs: if given, each step's output tensor ``(B, O)`` is appended to it in time
+            order. These are the very tensors the next step consumes (the cell's output is its
+            hidden state), so a gradient taken with respect to one of them is the total
+            derivative through the recurrence (used by gradient-flow diagnostics).
 
     Returns:
         ``(outputs, final_state)``: outputs ``(T, B, cell.output_size)``, exactly zero past each
@@ -82,6 +87,8 @@ def run_loop(
         out = out.masked_fill(~valid.view(*valid.shape, *([1] * (out.dim() - 2))), 0.0)
     if reverse:
         out = reverse_padded(out, lengths)
+    if step_outputs is not None:
+        step_outputs.extend(outputs[::-1] if reverse else outputs)
     return out, state
 
 
@@ -94,6 +101,7 @@ def run_layers(
     dropout: float = 0.0,
     training: bool = False,
     residual: bool = False,
+    step_outputs: list[list[Tensor]] | None = None,
 ) -> tuple[Tensor, list[State]]:
     """Run a stack of (possibly bidirectional) layers with the loop backend.
 
@@ -105,6 +113,8 @@ def run_layers(
         dropout: dropout probability on the outputs of every layer but the last (training only).
         training: whether dropout is active.
         residual: add each layer's input to its output, for every layer after the first.
+        step_outputs: if given, one list per cell (``layer * directions + direction`` order) of
+            its per-step outputs is appended (see :func:`run_loop`).
 
     Returns:
         ``(outputs, final_states)`` with outputs ``(T, B, directions * output_size)``.
@@ -114,9 +124,12 @@ def run_layers(
     for index, layer in enumerate(cells):
         outs = []
         for direction, cell in enumerate(layer):
+            steps: list[Tensor] | None = None if step_outputs is None else []
             out, final = run_loop(
-                cell, layer_input, states[len(finals)], lengths=lengths, reverse=direction == 1
+                cell, layer_input, states[len(finals)], lengths=lengths, reverse=direction == 1, step_outputs=steps
             )
+            if step_outputs is not None:
+                step_outputs.append(steps)
             outs.append(out)
             finals.append(final)
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)

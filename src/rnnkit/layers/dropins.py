@@ -18,6 +18,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from rnnkit.backends import BackendChoice, check_backend_name
 from rnnkit.backends.loop import run_layers
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, LSTMState, RecurrentCell
+from rnnkit.serialization import Saveable
 
 
 class _CellStack(nn.Module):
@@ -33,7 +34,7 @@ class _CellStack(nn.Module):
         return run_layers(layers, x, states, lengths=lengths, dropout=dropout, training=training)
 
 
-class _DropIn:
+class _DropIn(Saveable):
     """Shared behaviour of the three drop-ins; mixed in before the torch class."""
 
     _cell_class: type[RecurrentCell]
@@ -52,6 +53,19 @@ class _DropIn:
 
     def _cell_options(self) -> dict[str, Any]:
         return {"bias": self.bias}
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (for :meth:`save` / :func:`rnnkit.load`)."""
+        config = {
+            "input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+            "bias": self.bias, "batch_first": self.batch_first, "dropout": float(self.dropout),
+            "bidirectional": self.bidirectional, "backend": self._requested_backend,
+        }
+        if isinstance(self, nn.LSTM):
+            config["proj_size"] = self.proj_size
+        if isinstance(self, nn.RNN):
+            config["nonlinearity"] = self.nonlinearity
+        return config
 
     def _template(self) -> _CellStack:
         # Built on the meta device: it holds no memory and never receives .to()/.cuda(), since its

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -9,11 +14,12 @@ from torch.nn import functional as F
 from rnnkit.backends import BackendChoice, check_backend_name, choose_backend
 from rnnkit.backends.loop import run_layers
 from rnnkit.backends.native import flat_weights, native_mode, run_native
-from rnnkit.cells import RecurrentCell, State, map_state, resolve_cell
+from rnnkit.cells import CELLS, RecurrentCell, State, map_state, resolve_cell
 from rnnkit.layers.inputs import check_lengths, check_sequence_input, check_state, lengths_from_mask
+from rnnkit.serialization import Saveable, SerializationError, class_key
 
 
-class Recurrent(nn.Module):
+class Recurrent(nn.Module, Saveable):
     r"""A stack of recurrent layers built from any cell.
 
     Runs ``cell`` over time for ``num_layers`` layers, optionally in both directions, with
@@ -75,6 +81,10 @@ class Recurrent(nn.Module):
         self.residual = residual
         self.batch_first = batch_first
         self._requested_backend = check_backend_name(backend)
+        self._cell_class = cell_class
+        self._cell_options = dict(cell_options)
+        # Set only inside recording_steps(): a list that receives per-step outputs (diagnostics).
+        self._step_records: list[StepRecord] | None = None
         self.cells = nn.ModuleDict()
         layer_input = input_size
         for layer in range(num_layers):
@@ -117,6 +127,42 @@ class Recurrent(nn.Module):
             weights[f"cells.l{where}.{param}"] = tensor
         layer.load_state_dict(weights)
         return layer.to(next(module.parameters()).dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, for :meth:`save` / :func:`rnnkit.load`.
+
+        The cell is saved by its registered name (``rnnkit.cells.CELLS``) or, for a custom cell,
+        as ``module.QualName``; loading such a layer needs that module imported first.
+        """
+        names = [name for name, cls in CELLS.items() if cls is self._cell_class]
+        return {
+            "cell": names[0] if names else class_key(self._cell_class),
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
+            "residual": self.residual,
+            "batch_first": self.batch_first,
+            "backend": self._requested_backend,
+            **self._cell_options,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Recurrent:
+        """Build from :meth:`get_config`'s output (custom cells must already be imported)."""
+        config = dict(config)
+        cell = config.pop("cell")
+        if cell not in CELLS:
+            module, _, qualname = cell.rpartition(".")
+            found = getattr(sys.modules.get(module), qualname, None)
+            if not (isinstance(found, type) and issubclass(found, RecurrentCell)):
+                raise SerializationError(
+                    f"cell: {cell!r} is not a registered cell name nor an imported RecurrentCell class; "
+                    "import the module that defines it before loading"
+                )
+            cell = found
+        return cls(cell, **config)
 
     def _suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse") if self.bidirectional else ("",)
@@ -197,10 +243,11 @@ class Recurrent(nn.Module):
         if batch == 0:
             return x.new_zeros(*x.shape[:2], self.output_size), state
 
-        if self.backend == "native":
+        if self._step_records is None and self.backend == "native":
             return self._forward_native(x, state, lengths)
         x_tm = x.transpose(0, 1) if self.batch_first else x
         per_cell = [map_state(lambda t, i=i: t[i], state) for i in range(len(self.cells))]
+        steps: list[list[Tensor]] | None = None if self._step_records is None else []
         out, finals = run_layers(
             self._layers(),
             x_tm,
@@ -209,7 +256,10 @@ class Recurrent(nn.Module):
             dropout=self.dropout,
             training=self.training,
             residual=self.residual,
+            step_outputs=steps,
         )
+        if self._step_records is not None:
+            self._step_records.append(StepRecord(self, steps))
         out = out.transpose(0, 1) if self.batch_first else out
         return out, map_state(lambda *ts: torch.stack(ts), *finals)
 
@@ -285,3 +335,50 @@ class Recurrent(nn.Module):
         options += ["residual=True"] if self.residual else []
         options += ["batch_first=False"] if not self.batch_first else []
         return ", ".join([*options, f"backend={str(self.backend)!r}"])
+
+
+class StepRecord:
+    """Per-step outputs of one ``Recurrent`` call, captured by :func:`recording_steps`.
+
+    Attributes:
+        layer: the ``Recurrent`` module that ran.
+        steps: ``steps[cell][t]`` is the output ``(B, O)`` of cell ``layer * D + direction`` at
+            time ``t`` (for the backward direction, ``t`` counts from the sequence's start when all
+            sequences are full length; with ``lengths`` it is the ``t``-th step read).
+    """
+
+    def __init__(self, layer: Recurrent, steps: list[list[Tensor]]) -> None:
+        self.layer = layer
+        self.steps = steps
+
+    def labels(self) -> list[str]:
+        """One label per cell: ``"layer 0"``, or ``"layer 0 forward"`` / ``"layer 0 backward"``."""
+        if not self.layer.bidirectional:
+            return [f"layer {k}" for k in range(self.layer.num_layers)]
+        return [f"layer {k} {d}" for k in range(self.layer.num_layers) for d in ("forward", "backward")]
+
+
+@contextmanager
+def recording_steps(module: nn.Module) -> Iterator[list[StepRecord]]:
+    """Record every layer's per-step outputs of each :class:`Recurrent` inside ``module``.
+
+    Within the block those layers run on the reference loop (the same function as the fused
+    kernel, which exposes only the last layer's outputs) and append a :class:`StepRecord` per call
+    to the yielded list. Outside the block nothing changes and nothing is slowed.
+
+    Example:
+        >>> layer = Recurrent("lstm", 2, 8, num_layers=2)
+        >>> with recording_steps(layer) as records:
+        ...     out, _ = layer(torch.randn(3, 5, 2))
+        >>> len(records[0].steps), len(records[0].steps[0])   # 2 layers, 5 steps
+        (2, 5)
+    """
+    layers = [m for m in module.modules() if isinstance(m, Recurrent)]
+    records: list[StepRecord] = []
+    for layer in layers:
+        layer._step_records = records
+    try:
+        yield records
+    finally:
+        for layer in layers:
+            layer._step_records = None

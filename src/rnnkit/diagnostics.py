@@ -1,0 +1,5 @@
+"""Gradient-flow diagnostics (``rnnkit.diagnostics.gradient_flow``); implemented in :mod:`rnnkit.training.diagnostics`."""
+
+from rnnkit.training.diagnostics import GradientFlow, gradient_flow, plot_gradient_flow
+
+__all__ = ["GradientFlow", "gradient_flow", "plot_gradient_flow"]

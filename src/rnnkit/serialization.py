@@ -1,0 +1,353 @@
+"""Saving and loading without pickle: a JSON config plus safetensors weights, written atomically.
+
+Any layer of rnnkit can use this module (it imports nothing else from rnnkit). A saved model is a
+directory::
+
+    model_dir/
+      config.json          {"format": "rnnkit.model", "class": ..., "config": {...}, "state": {...}, ...}
+      model.safetensors    every tensor (for an nn.Module: its state_dict)
+
+``config.json`` names the class (``module.QualName``), the constructor keyword arguments
+(``get_config()``), optional extra JSON state, the rnnkit version and the SHA-256 of the tensor
+file, so a truncated or altered file is reported as such before anything is loaded.
+
+Loading never unpickles: JSON is parsed with :mod:`json`, tensors are read by
+:func:`safetensors.torch.load_file`, and the class is looked up in a registry of
+:class:`Saveable` subclasses (rnnkit's own modules are imported on demand; a user's class must be
+imported before :func:`load`, so no module is ever imported because a file names it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+FORMAT = "rnnkit.model"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+TENSOR_FILE = "model.safetensors"
+
+_REGISTRY: dict[str, type[Saveable]] = {}
+T = TypeVar("T", bound="Saveable")
+
+
+class SerializationError(ValueError):
+    """A saved file is missing, corrupted, or does not match what is being loaded."""
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("rnnkit")
+    except Exception:  # not installed (running from a source tree)
+        return "unknown"
+
+
+def class_key(cls: type) -> str:
+    """The name under which a class is saved: ``module.QualName``."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# ---------------------------------------------------------------------------------------- atomic I/O
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Write a file through a temporary name in the same directory, then rename it into place.
+
+    ``write(tmp_path)`` produces the content. A crash at any point leaves either the old file or
+    the new one at ``path``, never a half-written one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Atomically write ``data`` as indented JSON."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+
+    atomic_write(path, write)
+
+
+def read_json(path: str | os.PathLike, *, what: str = "file") -> Any:
+    """Read JSON, turning a missing or malformed file into a :class:`SerializationError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise SerializationError(f"{what}: {path} does not exist")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SerializationError(f"{what}: {path} is not valid JSON (corrupted or truncated?): {error}") from None
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_tensors(path: str | os.PathLike, tensors: Mapping[str, Tensor]) -> str:
+    """Atomically write tensors to a safetensors file; returns its SHA-256.
+
+    Tensors are made contiguous and moved to the CPU; tensors sharing memory are cloned
+    (safetensors refuses shared storage).
+    """
+    from safetensors.torch import save_file
+
+    plain = {name: t.detach().to("cpu").contiguous().clone() for name, t in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(plain, tmp))
+    return sha256(path)
+
+
+def read_tensors(path: str | os.PathLike, *, expected_sha256: str | None = None, what: str = "tensors") -> dict[str, Tensor]:
+    """Read a safetensors file, checking its checksum when one is given."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise SerializationError(f"{what}: {path} does not exist")
+    if expected_sha256 is not None and sha256(path) != expected_sha256:
+        raise SerializationError(
+            f"{what}: {path} does not match the checksum recorded beside it (corrupted, truncated or replaced)"
+        )
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise SerializationError(f"{what}: {path} is not a readable safetensors file: {error}") from None
+
+
+# ------------------------------------------------------------------------------------------ Saveable
+
+
+class Saveable:
+    """Mixin that gives a class ``save(path)`` and makes it loadable by :func:`rnnkit.load`.
+
+    A subclass implements :meth:`get_config` (JSON-able constructor keyword arguments). An
+    ``nn.Module`` saves its ``state_dict``; any other object (an estimator that holds a network,
+    scaler statistics and column names) overrides :meth:`tensor_state` / :meth:`load_tensor_state`
+    and, for non-tensor state, :meth:`json_state` / :meth:`load_json_state`.
+
+    Loading runs ``obj = cls.from_config(config)``, then ``obj.load_json_state(state)``, then
+    ``obj.load_tensor_state(tensors)``, so an estimator can build its network from the JSON state
+    before the weights arrive.
+
+    Example:
+        >>> class Tiny(nn.Module, Saveable):
+        ...     def __init__(self, width: int = 3):
+        ...         super().__init__()
+        ...         self.width = width
+        ...         self.linear = nn.Linear(width, 1)
+        ...     def get_config(self):
+        ...         return {"width": self.width}
+        >>> Tiny(4).save("/tmp/tiny")
+        >>> rnnkit.load("/tmp/tiny").width
+        4
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[class_key(cls)] = cls
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor keyword arguments, as JSON-able values."""
+        raise NotImplementedError(f"{type(self).__name__} must implement get_config() to be saved")
+
+    @classmethod
+    def from_config(cls: type[T], config: dict[str, Any]) -> T:
+        """Build an instance from :meth:`get_config`'s output (default: ``cls(**config)``)."""
+        return cls(**config)
+
+    def json_state(self) -> dict[str, Any]:
+        """Extra JSON-able state saved beside the config (default: none)."""
+        return {}
+
+    def load_json_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`json_state` returned."""
+        if state:
+            raise SerializationError(f"{type(self).__name__}: unexpected JSON state keys {sorted(state)}")
+
+    def tensor_state(self) -> dict[str, Tensor]:
+        """Tensors to save (default: the ``state_dict`` of an ``nn.Module``)."""
+        if isinstance(self, nn.Module):
+            return dict(self.state_dict())
+        return {}
+
+    def load_tensor_state(self, tensors: dict[str, Tensor]) -> None:
+        """Restore what :meth:`tensor_state` returned, with an error that lists any mismatch."""
+        if isinstance(self, nn.Module):
+            load_state_dict_checked(self, tensors, what=type(self).__name__)
+        elif tensors:
+            raise SerializationError(f"{type(self).__name__}: unexpected tensors {sorted(tensors)[:5]}")
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to directory ``path`` (created if needed): ``config.json`` + ``model.safetensors``.
+
+        Returns:
+            The directory.
+        """
+        return save(self, path)
+
+    @classmethod
+    def load(cls: type[T], path: str | os.PathLike) -> T:
+        """Load a saved instance of this class (or a subclass); see :func:`load`."""
+        obj = load(path)
+        if not isinstance(obj, cls):
+            raise SerializationError(f"path: {path} holds a {type(obj).__name__}, not a {cls.__name__}")
+        return obj
+
+
+def load_state_dict_checked(module: nn.Module, tensors: Mapping[str, Tensor], *, what: str) -> None:
+    """``module.load_state_dict`` with an error naming missing, unexpected and mis-shaped tensors."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    shapes = [
+        f"{k}: expected {tuple(own[k].shape)}, got {tuple(tensors[k].shape)}"
+        for k in own
+        if k in tensors and own[k].shape != tensors[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+    if unexpected:
+        problems.append(f"unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}")
+    if shapes:
+        problems.append("shape mismatch " + "; ".join(shapes[:5]))
+    if problems:
+        raise SerializationError(f"{what}: the saved weights do not fit this model: " + ", ".join(problems))
+    with torch.no_grad():
+        module.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
+
+
+def save(obj: Saveable, path: str | os.PathLike) -> Path:
+    """Save a :class:`Saveable` to directory ``path``; see the module docstring for the layout."""
+    if not isinstance(obj, Saveable):
+        raise TypeError(f"obj: expected an rnnkit.serialization.Saveable, got {type(obj).__name__}")
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SerializationError(f"path: {path} exists and is not a directory")
+    config = obj.get_config()
+    state = obj.json_state()
+    for name, value in (("get_config()", config), ("json_state()", state)):
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"{type(obj).__name__}.{name} must return JSON-able values: {error}") from None
+    path.mkdir(parents=True, exist_ok=True)
+    digest = write_tensors(path / TENSOR_FILE, obj.tensor_state())
+    # The config goes last: a directory whose config.json is new always has matching tensors.
+    write_json(path / CONFIG_FILE, {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "rnnkit_version": _version(),
+        "class": class_key(type(obj)),
+        "config": config,
+        "state": state,
+        "tensors": {"file": TENSOR_FILE, "sha256": digest},
+    })
+    return path
+
+
+def resolve_class(key: str) -> type[Saveable]:
+    """The registered class saved under ``key``; rnnkit's own modules are imported on demand."""
+    if key not in _REGISTRY:
+        module = key.rpartition(".")[0]
+        while module and module not in _REGISTRY and module.startswith("rnnkit."):
+            try:
+                importlib.import_module(module)
+                break
+            except ImportError:
+                module = module.rpartition(".")[0]
+    if key not in _REGISTRY:
+        raise SerializationError(
+            f"class: {key!r} is not a known Saveable class; import the module that defines it before loading"
+        )
+    return _REGISTRY[key]
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Load what :func:`save` (or ``obj.save``) wrote.
+
+    Args:
+        path: the saved directory (or its ``config.json``).
+
+    Returns:
+        A new instance of the saved class, in eval mode if it is an ``nn.Module``.
+
+    Raises:
+        SerializationError: missing or corrupted files, an unknown class, or weights that do not
+            fit the model the config describes. Nothing on disk is modified.
+
+    Example:
+        >>> layer = rnnkit.Recurrent("gru", 3, 8)
+        >>> layer.save("/tmp/gru")
+        >>> same = rnnkit.load("/tmp/gru")
+    """
+    path = Path(path)
+    if path.name == CONFIG_FILE:
+        path = path.parent
+    if not path.is_dir():
+        raise SerializationError(f"path: {path} is not a saved model directory (it does not exist)")
+    meta = read_json(path / CONFIG_FILE, what="config")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise SerializationError(f"config: {path / CONFIG_FILE} is not an rnnkit model config")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise SerializationError(
+            f"config: format_version {meta['format_version']} is newer than this rnnkit understands "
+            f"({FORMAT_VERSION}); saved by rnnkit {meta.get('rnnkit_version')}"
+        )
+    cls = resolve_class(meta["class"])
+    info = meta.get("tensors", {})
+    tensors = read_tensors(path / info.get("file", TENSOR_FILE), expected_sha256=info.get("sha256"), what="weights")
+    try:
+        obj = cls.from_config(meta.get("config", {}))
+    except TypeError as error:
+        raise SerializationError(f"config: cannot build {cls.__name__} from the saved config: {error}") from None
+    obj.load_json_state(meta.get("state", {}))
+    obj.load_tensor_state(tensors)
+    if isinstance(obj, nn.Module):
+        obj.eval()
+    return obj
+
+
+__all__ = [
+    "Saveable",
+    "SerializationError",
+    "atomic_write",
+    "class_key",
+    "load",
+    "load_state_dict_checked",
+    "read_json",
+    "read_tensors",
+    "resolve_class",
+    "save",
+    "write_json",
+    "write_tensors",
+]

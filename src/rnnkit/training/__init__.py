@@ -1,0 +1,23 @@
+"""Training: one ``Trainer`` for every rnnkit model (DESIGN.md layer 5).
+
+BPTT and truncated BPTT, clipping, mixed precision, checkpoints with exact resume, logs and
+plots, gradient-flow diagnostics and multi-process data parallel.
+"""
+
+from rnnkit.training.checkpoint import CheckpointError
+from rnnkit.training.config import TrainerConfig
+from rnnkit.training.data import ResumableSampler
+from rnnkit.training.protocol import TrainableModel
+from rnnkit.training.trainer import BatchError, FitResult, Trainer, TrainingDiverged, seed_everything
+
+__all__ = [
+    "BatchError",
+    "CheckpointError",
+    "FitResult",
+    "ResumableSampler",
+    "TrainableModel",
+    "Trainer",
+    "TrainerConfig",
+    "TrainingDiverged",
+    "seed_everything",
+]
