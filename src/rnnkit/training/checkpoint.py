@@ -230,12 +230,17 @@ def find_checkpoint(resume: bool | str | os.PathLike, output_dir: str | None) ->
 
 def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, Tensor]]:
     """Read and verify a checkpoint: (JSON meta, model tensors, optimizer tensors)."""
-    meta = read_json(path / "trainer.json", what="checkpoint")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint: {path / 'trainer.json'} is not an rnnkit checkpoint")
-    sums = meta.get("sha256", {})
-    model = read_tensors(path / "model.safetensors", expected_sha256=sums.get("model.safetensors"),
-                         what="checkpoint weights")
-    optimizer = read_tensors(path / "optimizer.safetensors", expected_sha256=sums.get("optimizer.safetensors"),
-                             what="checkpoint optimizer state")
+    try:
+        meta = read_json(path / "trainer.json", what="checkpoint")
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise CheckpointError(f"checkpoint: {path / 'trainer.json'} is not an rnnkit checkpoint")
+        sums = meta.get("sha256", {})
+        model = read_tensors(path / "model.safetensors", expected_sha256=sums.get("model.safetensors"),
+                             what="checkpoint weights")
+        optimizer = read_tensors(path / "optimizer.safetensors", expected_sha256=sums.get("optimizer.safetensors"),
+                                 what="checkpoint optimizer state")
+    except CheckpointError:
+        raise
+    except SerializationError as error:
+        raise CheckpointError(str(error)) from None
     return meta, model, optimizer

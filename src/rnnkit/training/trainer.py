@@ -120,7 +120,7 @@ def _loss_and_logs(out: Any, where: str) -> tuple[Tensor, dict[str, float]]:
     if isinstance(out, Tensor):
         loss, extras = out, {}
     elif isinstance(out, dict) and isinstance(out.get("loss"), Tensor):
-        loss, extras = out["loss"], {k: float(v) for k, v in out.items() if k != "loss"}
+        loss, extras = out["loss"], {k: float(v.detach() if isinstance(v, Tensor) else v) for k, v in out.items() if k != "loss"}
     else:
         raise TypeError(f"{where}: expected a scalar loss tensor or a dict with a 'loss' tensor, got {out!r:.80}")
     if loss.dim() != 0:
@@ -280,7 +280,8 @@ class Trainer:
                     row = self._optimizer_step(state, parameters, group_losses, scale)
                     row.update({k: sum(v) / len(v) for k, v in group_extras.items()})
                     pending, group_losses, group_extras = 0, [], {}
-                    if per_step_schedule and row["skipped"] == 0 and scheduler.last_epoch < (total or math.inf):
+                    # The schedule holds `total` rates, for steps 0 .. total-1: never step past the last.
+                    if per_step_schedule and row["skipped"] == 0 and scheduler.last_epoch + 1 < (total or math.inf):
                         scheduler.step()
                     if math.isfinite(row["train_loss"]):
                         losses.append(row["train_loss"])
