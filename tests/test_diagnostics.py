@@ -33,7 +33,8 @@ def test_gradient_flow_equals_hand_computed_total_derivatives(cell):
             hidden[k].append(h)
             inp = h
     F.mse_loss(model.head(inp), y).backward()
-    expected = torch.tensor([[h.grad.norm(dim=1).mean().item() for h in layer] for layer in hidden], dtype=torch.float64)
+    expected = torch.tensor([[h.grad.norm(dim=1).mean().item() for h in layer] for layer in hidden],
+                            dtype=torch.float64)
 
     assert flow.labels == ["rnn layer 0", "rnn layer 1"]
     torch.testing.assert_close(flow.norms, expected, rtol=1e-10, atol=1e-14)
@@ -64,7 +65,7 @@ def test_gradient_flow_needs_a_recurrent_layer():
         def training_step(self, batch):
             return self.lin(batch).pow(2).mean()
 
-    with pytest.raises(ValueError, match="ran no rnnkit.Recurrent layer"):
+    with pytest.raises(ValueError, match=r"ran no rnnkit\.Recurrent layer"):
         gradient_flow(NoRNN(), torch.randn(3, 2))
 
 

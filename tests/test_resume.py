@@ -60,7 +60,8 @@ def _train_a_little(tmp_path, model=None, **options):
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint to resume from"):
-        Trainer(max_epochs=1, output_dir=str(tmp_path), progress_bar=False).fit(LinearModel(), linear_data(8), resume=True)
+        Trainer(max_epochs=1, output_dir=str(tmp_path), progress_bar=False).fit(
+            LinearModel(), linear_data(8), resume=True)
     with pytest.raises(CheckpointError, match="not a checkpoint directory"):
         Trainer(max_epochs=1, progress_bar=False).fit(LinearModel(), linear_data(8), resume=str(tmp_path / "nope"))
 
@@ -78,7 +79,8 @@ def test_corrupted_checkpoint_is_refused_and_left_alone(tmp_path):
     assert weights.read_bytes() == bytes(data) and sorted(str(p) for p in tmp_path.rglob("*")) == listing
     (tmp_path / "checkpoints" / "step-00000002" / "trainer.json").write_text("{truncated")
     with pytest.raises(CheckpointError, match="not valid JSON"):
-        Trainer(max_epochs=2, output_dir=str(tmp_path), progress_bar=False).fit(LinearModel(), linear_data(16), resume=True)
+        Trainer(max_epochs=2, output_dir=str(tmp_path), progress_bar=False).fit(
+            LinearModel(), linear_data(16), resume=True)
 
 
 def test_resume_with_a_different_model_config_is_refused(tmp_path):

@@ -85,7 +85,8 @@ def test_bptt_k2_k1_backpropagates_through_the_previous_chunk():
 
 def test_tbptt_errors_are_clear():
     with pytest.raises(TypeError, match=r"must take \(batch, state\)"):
-        Trainer(max_steps=1, tbptt_steps=4, progress_bar=False).fit(LinearModel(), [(torch.randn(2, 3), torch.randn(2))])
+        Trainer(max_steps=1, tbptt_steps=4, progress_bar=False).fit(
+            LinearModel(), [(torch.randn(2, 3), torch.randn(2))])
     model, _ = _model_and_batch()
     ragged = (torch.randn(3, T, 2, dtype=torch.float64), torch.randn(3, T + 1, 1, dtype=torch.float64))
     with pytest.raises(BatchError, match="cannot split this batch along time"):
@@ -93,7 +94,7 @@ def test_tbptt_errors_are_clear():
 
 
 def test_tbptt_trains_a_long_sequence_in_chunks():
-    model, batch = _model_and_batch()
+    model, _batch = _model_and_batch()
     model.float()
     x = torch.randn(2, 400, 2)
     result = Trainer(max_epochs=1, tbptt_steps=50, lr=1e-2, progress_bar=False).fit(model, [(x, x[..., :1])])

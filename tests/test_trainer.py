@@ -118,7 +118,8 @@ def test_too_many_nonfinite_steps_stop_with_a_clear_message_and_keep_files(tmp_p
     model.nan_calls = set(range(6, 100))
     trainer = Trainer(max_epochs=10, batch_size=4, lr=0.01, output_dir=str(tmp_path), max_nonfinite_steps=3,
                       progress_bar=False, plot=False)
-    with pytest.raises(TrainingDiverged, match=r"stopped at step 8 .*3 consecutive.*last finite loss was [0-9.]+ at step 5"):
+    message = r"stopped at step 8 .*3 consecutive.*last finite loss was [0-9.]+ at step 5"
+    with pytest.raises(TrainingDiverged, match=message):
         trainer.fit(model, data)
     assert (tmp_path / "checkpoints" / "step-00000004" / "model.safetensors").exists()  # end of epoch 0
     assert (tmp_path / "metrics.csv").read_text().count("\n") >= 3

@@ -102,7 +102,8 @@ def _parse_value(kind: Any, optional: bool, name: str):
                     raise ValueError(text)
                 return value
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}: cannot read {text!r} as {getattr(kind, '__name__', kind)}") from None
+            expected = getattr(kind, "__name__", kind)
+            raise argparse.ArgumentTypeError(f"{name}: cannot read {text!r} as {expected}") from None
         return text
 
     return parse
@@ -173,16 +174,15 @@ def _resolve_run(argv: Sequence[str], prog: str, *, extra: Any = None) -> tuple[
             raise CLIError(str(error)) from None
         valid += add_dataclass_flags(parser, task.config_class, prefix="task.", dest="task.")
     args = _parse_or_suggest(parser, argv, sorted(set(valid)))
-    if task is None:
-        raise CLIError("task: no task given; set task.name in the config file or pass --task NAME")
-
     values = vars(args)
     task_values = {**file["task"], **{k[5:]: v for k, v in values.items() if k.startswith("task.")}}
     trainer_values = {**file["trainer"], **{k[8:]: v for k, v in values.items() if k.startswith("trainer.")}}
     try:
+        trainer_config = TrainerConfig.from_dict(trainer_values)
+        if task is None:
+            raise CLIError("task: no task given; set task.name in the config file or pass --task NAME")
         check_keys(task_values, [f.name for f in dataclasses.fields(task.config_class)], where=f"task {task.name!r}")
         task_config = task.config_class(**task_values)
-        trainer_config = TrainerConfig.from_dict(trainer_values)
     except (TypeError, ValueError) as error:
         raise CLIError(str(error)) from None
     return args, task, task_config, trainer_config
@@ -205,9 +205,11 @@ def _train(argv: Sequence[str]) -> int:
     if not args.quiet and trainer.dist.is_main:
         last = result.history[-1] if result.history else {}
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.startswith(("train_", "val_")))
-        print(f"{task.name}: {result.epochs} epochs, {result.steps} steps ({result.stop_reason}); last epoch: {metrics}")
+        print(f"{task.name}: {result.epochs} epochs, {result.steps} steps ({result.stop_reason}); "
+              f"last epoch: {metrics}")
         if result.output_dir is not None:
-            print(f"written to {result.output_dir} (metrics.csv, checkpoints/, model/, training_curves.png)")
+            written = sorted(p.name + ("/" if p.is_dir() else "") for p in result.output_dir.iterdir())
+            print(f"written to {result.output_dir}: {', '.join(written)}")
     return 0
 
 

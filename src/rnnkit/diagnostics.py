@@ -1,4 +1,4 @@
-"""Gradient-flow diagnostics (``rnnkit.diagnostics.gradient_flow``); implemented in :mod:`rnnkit.training.diagnostics`."""
+"""Gradient-flow diagnostics (``rnnkit.diagnostics.gradient_flow``), from :mod:`rnnkit.training.diagnostics`."""
 
 from rnnkit.training.diagnostics import GradientFlow, gradient_flow, plot_gradient_flow
 

@@ -125,7 +125,9 @@ def write_tensors(path: str | os.PathLike, tensors: Mapping[str, Tensor]) -> str
     return sha256(path)
 
 
-def read_tensors(path: str | os.PathLike, *, expected_sha256: str | None = None, what: str = "tensors") -> dict[str, Tensor]:
+def read_tensors(
+    path: str | os.PathLike, *, expected_sha256: str | None = None, what: str = "tensors"
+) -> dict[str, Tensor]:
     """Read a safetensors file, checking its checksum when one is given."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file

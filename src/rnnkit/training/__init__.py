@@ -7,8 +7,9 @@ plots, gradient-flow diagnostics and multi-process data parallel.
 from rnnkit.training.checkpoint import CheckpointError
 from rnnkit.training.config import TrainerConfig
 from rnnkit.training.data import ResumableSampler
+from rnnkit.training.evaluation import BatchError
 from rnnkit.training.protocol import TrainableModel
-from rnnkit.training.trainer import BatchError, FitResult, Trainer, TrainingDiverged, seed_everything
+from rnnkit.training.trainer import FitResult, Trainer, TrainingDiverged, seed_everything
 
 __all__ = [
     "BatchError",

@@ -51,7 +51,9 @@ def batch_size(batch: Any) -> int:
     sizes = {path: (t.shape[0] if t.dim() else None) for path, t in pairs}
     if None in sizes.values():
         path = next(p for p, s in sizes.items() if s is None)
-        raise ValueError(f"batch: {path} is a 0-d tensor; every tensor needs a batch dimension first ({describe(batch)})")
+        raise ValueError(
+            f"batch: {path} is a 0-d tensor; every tensor needs a batch dimension first ({describe(batch)})"
+        )
     if len(set(sizes.values())) > 1:
         raise ValueError(f"batch: tensors disagree on the batch size (first dimension): {describe(batch)}")
     return next(iter(sizes.values()))

@@ -85,7 +85,8 @@ class Batches:
             self.loader = data
         else:
             raise TypeError(
-                f"{name}: expected a torch Dataset, a DataLoader or another iterable of batches, got {type(data).__name__}"
+                f"{name}: expected a torch Dataset, a DataLoader or another iterable of batches, "
+                f"got {type(data).__name__}"
             )
 
     def __len__(self) -> int:

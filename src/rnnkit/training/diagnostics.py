@@ -94,7 +94,7 @@ def gradient_flow(model: nn.Module, batch: Any) -> GradientFlow:
             prefix += f" call {call}"
         for label, cell in zip(record.labels(), record.steps, strict=True):
             norms = []
-            for step in cell:
+            for _step in cell:
                 grad = grads[index]
                 index += 1
                 norms.append(0.0 if grad is None else float(grad.flatten(1).norm(dim=1).mean()))

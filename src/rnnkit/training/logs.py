@@ -114,7 +114,9 @@ def plot_training_curves(rows: list[dict[str, Any]], path: Path) -> Path | None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("plot: training curves need matplotlib; pip install 'rnnkit[plots]' or set plot=False") from None
+        raise ImportError(
+            "plot: training curves need matplotlib; pip install 'rnnkit[plots]' or set plot=False"
+        ) from None
 
     def series(key: str) -> tuple[list[float], list[float]]:
         pairs = [(float(r["step"]), float(r[key])) for r in rows if r.get(key) not in (None, "")]

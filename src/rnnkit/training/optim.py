@@ -24,7 +24,9 @@ def build_optimizer(config: TrainerConfig, parameters: Iterable[nn.Parameter]) -
         optimizer = factory(list(parameters), lr=config.lr, weight_decay=config.weight_decay,
                             **config.optimizer_options)
     except TypeError as error:
-        raise ValueError(f"optimizer_options: {config.optimizer!r} rejected {config.optimizer_options}: {error}") from None
+        raise ValueError(
+            f"optimizer_options: {config.optimizer!r} rejected {config.optimizer_options}: {error}"
+        ) from None
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer: the factory returned {type(optimizer).__name__}, not a torch.optim.Optimizer")
     return optimizer

@@ -6,23 +6,25 @@ for type checkers and documentation):
 ``training_step(batch) -> loss``
     ``loss`` is a scalar tensor, or a dict with a ``"loss"`` tensor plus extra scalars to log
     (``{"loss": l, "accuracy": a}``). A ``(loss, state)`` pair is accepted too (the state is
-    ignored), so a TBPTT-capable model needs only one method. The batch is whatever the data yields, moved to the device:
-    a tensor, a tuple/list or a dict of tensors (anything else is passed through unchanged).
+    ignored), so a TBPTT-capable model needs only one method. The batch is whatever the data
+    yields, moved to the device: a tensor, a tuple/list or a dict of tensors (anything else is
+    passed through unchanged).
 
 ``validation_step(batch) -> dict[str, Tensor | float]``
     Metrics of one batch. The Trainer averages each over batches weighted by the batch size
-    (the first dimension of the batch's first tensor) and prefixes them with ``val_``: the
-    ``"loss"`` entry becomes ``val_loss``.
+    (the first dimension of the batch's tensors) and prefixes them with ``val_``: the ``"loss"``
+    entry becomes ``val_loss``.
 
 ``predict_step(batch) -> Tensor | Any`` (optional)
     Used by :meth:`Trainer.predict`; defaults to ``model(batch)`` when absent.
 
 Truncated BPTT (``TrainerConfig.tbptt_steps``)
     The model takes and returns the recurrent state: ``training_step(batch, state=None) ->
-    (loss, state)``; the Trainer calls it as ``training_step(chunk, state)``. ``state`` is ``None`` at the start of each sequence; the Trainer passes the
-    returned state into the next chunk after detaching it (any nesting of tuples, lists, dicts
-    and NamedTuples of tensors). Batches are split along time by :func:`time_slice`: every tensor
-    with at least two dimensions is sliced along dimension 1 (batch-first ``(B, T, ...)``), other
+    (loss, state)``; the Trainer calls it as ``training_step(chunk, state)``. ``state`` is
+    ``None`` at the start of each sequence; the Trainer passes the returned state into the next
+    chunk after detaching it (any nesting of tuples, lists, dicts and NamedTuples of tensors).
+    Batches are split along time by :func:`rnnkit.training.batches.time_slice`: every tensor with
+    at least two dimensions is sliced along dimension 1 (batch-first ``(B, T, ...)``), other
     values are passed whole. A model whose batch is laid out differently defines
     ``time_slice(batch, start, stop)`` and ``sequence_length(batch)`` itself. A model's loss for
     a chunk should be a mean over that chunk's time steps, so chunk losses are comparable.

@@ -18,25 +18,23 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from rnnkit.serialization import Saveable, load_state_dict_checked
 from rnnkit.training import checkpoint as ckpt
-from rnnkit.training.batches import batch_size, describe, detach_state, sequence_length, time_slice, to_device
+from rnnkit.training.batches import batch_size, describe, sequence_length, to_device
 from rnnkit.training.config import TrainerConfig
 from rnnkit.training.data import Batches
 from rnnkit.training.distributed import Distributed, resolve_device, setup_distributed
+from rnnkit.training.evaluation import BatchError, evaluate_batches, predict_batches
 from rnnkit.training.logs import CSVLog, Progress, TensorBoardLog, plot_training_curves
 from rnnkit.training.optim import build_optimizer, build_scheduler
 from rnnkit.training.protocol import check_trainable
+from rnnkit.training.steps import NO_STATE, StepRunner, loss_and_logs, tbptt_windows
 
 
 class TrainingDiverged(RuntimeError):
     """Too many consecutive steps had a non-finite loss or gradient."""
-
-
-class BatchError(ValueError):
-    """The model could not process a batch (wrong shapes or types from the data)."""
 
 
 @dataclass
@@ -83,56 +81,27 @@ class _State:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-class _StepRunner(nn.Module):
-    """Runs ``training_step`` inside ``forward`` so DistributedDataParallel sees (and syncs) it.
-
-    ``forward(chunks, state)`` runs the model over consecutive chunks of a batch starting from
-    ``state`` and returns the last chunk's output and the state after each chunk; without TBPTT it
-    is called with one chunk and ``state=_NO_STATE``.
-    """
-
-    def __init__(self, model: nn.Module, autocast: Any) -> None:
-        super().__init__()
-        self.model = model
-        self._autocast = autocast
-
-    def forward(self, chunks: list[Any], state: Any) -> tuple[Any, list[Any]]:
-        with self._autocast():
-            if state is _NO_STATE:
-                out = self.model.training_step(chunks[0])
-                return (out[0] if isinstance(out, tuple) and len(out) == 2 else out), []
-            states = []
-            for chunk in chunks:
-                out = self.model.training_step(chunk, state)
-                if not (isinstance(out, tuple) and len(out) == 2):
-                    raise TypeError(
-                        f"training_step: with tbptt_steps set it must return (loss, state), got {type(out).__name__}"
-                    )
-                out, state = out
-                states.append(state)
-            return out, states
-
-
-_NO_STATE = object()
-
-
-def _loss_and_logs(out: Any, where: str) -> tuple[Tensor, dict[str, float]]:
-    if isinstance(out, Tensor):
-        loss, extras = out, {}
-    elif isinstance(out, dict) and isinstance(out.get("loss"), Tensor):
-        loss, extras = out["loss"], {k: float(v.detach() if isinstance(v, Tensor) else v) for k, v in out.items() if k != "loss"}
-    else:
-        raise TypeError(f"{where}: expected a scalar loss tensor or a dict with a 'loss' tensor, got {out!r:.80}")
-    if loss.dim() != 0:
-        raise ValueError(f"{where}: expected a scalar loss, got a tensor of shape {tuple(loss.shape)} (reduce it with .mean())")
-    return loss, extras
-
-
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global generators."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@dataclass
+class _Group:
+    """The micro-batches accumulated towards the next optimizer step."""
+
+    losses: list[float] = field(default_factory=list)
+    extras: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, loss: float, extras: dict[str, float]) -> None:
+        self.losses.append(loss)
+        for key, value in extras.items():
+            self.extras.setdefault(key, []).append(value)
+
+    def reset(self) -> None:
+        self.losses, self.extras = [], {}
 
 
 class Trainer:
@@ -220,7 +189,7 @@ class Trainer:
             writes and cfg.tensorboard) else None
         progress = Progress(cfg.progress_bar if dist.is_main else False, total=total, initial=state.step)
         self.model = model
-        runner: nn.Module = _StepRunner(model, self._autocast)
+        runner: nn.Module = StepRunner(model, self._autocast)
         if dist.enabled:
             runner = nn.parallel.DistributedDataParallel(runner, device_ids=[device] if device.type == "cuda" else None)
         previous_determinism = torch.are_deterministic_algorithms_enabled()
@@ -252,13 +221,48 @@ class Trainer:
             last_written = path
             return path
 
+        epoch_losses: list[float] = []
+        group = _Group()
+        checkpoint_due = False
+
+        def optimizer_step(scale: float = 1.0) -> None:
+            nonlocal checkpoint_due
+            row = self._optimizer_step(state, parameters, group.losses, scale)
+            row.update({k: sum(v) / len(v) for k, v in group.extras.items()})
+            group.reset()
+            # The schedule holds `total` rates, for steps 0 .. total-1: never step past the last.
+            if per_step_schedule and row["skipped"] == 0 and scheduler.last_epoch + 1 < (total or math.inf):
+                scheduler.step()
+            if math.isfinite(row["train_loss"]):
+                epoch_losses.append(row["train_loss"])
+            if state.step % cfg.log_every_n_steps == 0 or row["skipped"]:
+                log(row)
+            if state.nonfinite_consecutive >= cfg.max_nonfinite_steps:
+                raise TrainingDiverged(
+                    f"training stopped at step {state.step} (epoch {state.epoch}): {state.nonfinite_consecutive} "
+                    f"consecutive steps had a non-finite loss or gradient (max_nonfinite_steps="
+                    f"{cfg.max_nonfinite_steps}); the last finite loss was {state.last_finite_loss} at step "
+                    f"{state.last_finite_step}. Try a lower lr or clip_grad_norm. "
+                    + (f"Checkpoints and logs written so far are kept in {out_dir}." if out_dir else "")
+                )
+            progress.update(1, loss=row["train_loss"], grad_norm=row["grad_norm"],
+                            **{"ex/s": row.get("examples_per_s")})
+            for callback in self.callbacks:
+                if hasattr(callback, "on_step_end"):
+                    callback.on_step_end(self, state.step, row)
+            if cfg.checkpoint_every_n_steps and state.step % cfg.checkpoint_every_n_steps == 0:
+                checkpoint_due = True
+
+        def steps_done() -> bool:
+            return cfg.max_steps is not None and state.step >= cfg.max_steps
+
         stop_reason = ""
         try:
             model.train()
             max_epochs = cfg.max_epochs if cfg.max_epochs is not None else math.inf
             while not stop_reason:
-                if state.epoch >= max_epochs:
-                    stop_reason = "max_epochs"
+                if state.epoch >= max_epochs or steps_done():
+                    stop_reason = "max_epochs" if state.epoch >= max_epochs else "max_steps"
                     break
                 # Phase: the epoch's data order, resumed mid-epoch if the checkpoint was.
                 # Creating the iterator draws from the global RNG (DataLoader's base seed), so a
@@ -272,76 +276,46 @@ class Trainer:
                 if resume_rng is not None:
                     ckpt.restore_rng(resume_rng["now"])
                     resume_rng = None
-                losses: list[float] = []
-                pending, group_losses, group_extras, checkpoint_due = 0, [], {}, False
-
-                def optimizer_step(scale: float = 1.0) -> None:
-                    nonlocal pending, group_losses, group_extras, checkpoint_due
-                    row = self._optimizer_step(state, parameters, group_losses, scale)
-                    row.update({k: sum(v) / len(v) for k, v in group_extras.items()})
-                    pending, group_losses, group_extras = 0, [], {}
-                    # The schedule holds `total` rates, for steps 0 .. total-1: never step past the last.
-                    if per_step_schedule and row["skipped"] == 0 and scheduler.last_epoch + 1 < (total or math.inf):
-                        scheduler.step()
-                    if math.isfinite(row["train_loss"]):
-                        losses.append(row["train_loss"])
-                    if state.step % cfg.log_every_n_steps == 0 or row["skipped"]:
-                        log(row)
-                    if state.nonfinite_consecutive >= cfg.max_nonfinite_steps:
-                        raise TrainingDiverged(
-                            f"training stopped at step {state.step} (epoch {state.epoch}): {state.nonfinite_consecutive} "
-                            f"consecutive steps had a non-finite loss or gradient (max_nonfinite_steps="
-                            f"{cfg.max_nonfinite_steps}); the last finite loss was {state.last_finite_loss} at step "
-                            f"{state.last_finite_step}. Try a lower lr or clip_grad_norm. "
-                            + (f"Checkpoints and logs written so far are kept in {out_dir}." if out_dir else "")
-                        )
-                    progress.update(1, loss=row["train_loss"], grad_norm=row["grad_norm"],
-                                    **{"ex/s": row.get("examples_per_s")})
-                    for callback in self.callbacks:
-                        if hasattr(callback, "on_step_end"):
-                            callback.on_step_end(self, state.step, row)
-                    if cfg.checkpoint_every_n_steps and state.step % cfg.checkpoint_every_n_steps == 0:
-                        checkpoint_due = True
+                epoch_losses.clear()
 
                 # Phase: batches -> micro-batches or TBPTT chunks -> optimizer steps.
                 for batch in iterator:
                     try:
                         examples = batch_size(batch)
                     except ValueError as error:
-                        raise BatchError(f"train_data: epoch {state.epoch}, batch {state.batch_in_epoch}: {error}") from None
+                        where = f"epoch {state.epoch}, batch {state.batch_in_epoch}"
+                        raise BatchError(f"train_data: {where}: {error}") from None
                     batch = to_device(batch, device)
                     tick = time.perf_counter()
-                    for chunks, carry, sync in self._micro_batches(model, batch, runner):
+                    for chunks, carry, sync in self._micro_batches(model, batch):
                         out, states = self._forward(runner, chunks, carry, batch, state)
-                        loss, extras = _loss_and_logs(out, "training_step")
-                        with runner.no_sync() if (dist.enabled and pending + 1 < cfg.accumulate_grad_batches) else (
-                                contextlib.nullcontext()):
+                        loss, extras = loss_and_logs(out, "training_step")
+                        last_micro = len(group.losses) + 1 == cfg.accumulate_grad_batches
+                        # Under DDP, gradients are all-reduced only on the last micro-batch of a group.
+                        with runner.no_sync() if (dist.enabled and not last_micro) else contextlib.nullcontext():
                             (loss / cfg.accumulate_grad_batches).backward()
                         sync(states)
-                        pending += 1
-                        group_losses.append(float(loss.detach()))
-                        for key, value in extras.items():
-                            group_extras.setdefault(key, []).append(value)
-                        if pending == cfg.accumulate_grad_batches:
+                        group.add(float(loss.detach()), extras)
+                        if last_micro:
                             self._throughput = examples / max(time.perf_counter() - tick, 1e-9)
                             optimizer_step()
                             tick = time.perf_counter()
-                            if cfg.max_steps is not None and state.step >= cfg.max_steps:
+                            if steps_done():
                                 break
                     state.batch_in_epoch += 1
-                    if cfg.max_steps is not None and state.step >= cfg.max_steps:
+                    if steps_done():
                         stop_reason = "max_steps"
                         break
-                    if checkpoint_due and pending == 0:
+                    if checkpoint_due and not group.losses:
                         write_checkpoint()
                         checkpoint_due = False
-                if pending and not stop_reason:  # a last, smaller accumulation group
-                    optimizer_step(scale=cfg.accumulate_grad_batches / pending)
+                if group.losses and not stop_reason:  # a last, smaller accumulation group
+                    optimizer_step(scale=cfg.accumulate_grad_batches / len(group.losses))
 
                 # Phase: end of epoch — validate, early stopping, checkpoint.
                 finished_epoch = not stop_reason
                 record: dict[str, float] = {"epoch": state.epoch, "step": state.step,
-                                            "train_loss": sum(losses) / len(losses) if losses else math.nan,
+                                            "train_loss": sum(epoch_losses) / max(len(epoch_losses), 1),
                                             "lr": optimizer.param_groups[0]["lr"]}
                 improved = False
                 if val_batches is not None and (
@@ -349,9 +323,10 @@ class Trainer:
                     metrics = self._validate(model, val_batches)
                     record.update(metrics)
                     if cfg.monitor not in metrics:
-                        raise KeyError(f"monitor: {cfg.monitor!r} is not among the validation metrics {sorted(metrics)}")
+                        raise KeyError(f"monitor: {cfg.monitor!r} is not a validation metric; got {sorted(metrics)}")
                     value = metrics[cfg.monitor]
-                    improved = state.best is None or (value < state.best if cfg.monitor_mode == "min" else value > state.best)
+                    improved = state.best is None or (
+                        value < state.best if cfg.monitor_mode == "min" else value > state.best)
                     if improved:
                         state.best, state.bad_validations = value, 0
                     else:
@@ -362,8 +337,9 @@ class Trainer:
                         stop_reason = "early_stopping"
                 record["seconds"] = time.perf_counter() - epoch_start
                 state.history.append(record)
-                log({"step": state.step, "epoch": state.epoch, **{k: v for k, v in record.items() if k.startswith("val_")}})
-                progress.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+                log({"step": state.step, "epoch": state.epoch, **{k: v for k, v in record.items() if k[:4] == "val_"}})
+                progress.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                        for k, v in record.items()))
                 for callback in self.callbacks:
                     if hasattr(callback, "on_epoch_end"):
                         callback.on_epoch_end(self, state.epoch, record)
@@ -397,39 +373,15 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _micro_batches(self, model: nn.Module, batch: Any, runner: nn.Module):
-        """Yield ``(chunks, start_state, sync)`` per backward pass: the whole batch, or TBPTT windows.
-
-        Truncated BPTT (Williams & Peng 1990, BPTT(k2; k1)): every ``k1`` steps, backpropagate
-        through the last ``k2 = m * k1`` steps. Each window re-runs the ``m - 1`` previous chunks
-        from the detached state at the window's start; ``sync`` receives the state after each
-        chunk and moves the window on.
-        """
+    def _micro_batches(self, model: nn.Module, batch: Any):
         cfg = self.config
         if cfg.tbptt_steps is None:
-            yield [batch], _NO_STATE, lambda states: None
+            yield [batch], NO_STATE, lambda states: None
             return
-        k1 = cfg.tbptt_steps
-        m = (cfg.tbptt_backprop_steps or k1) // k1
-        length_of = getattr(model, "sequence_length", sequence_length)
-        slicer = getattr(model, "time_slice", time_slice)
         try:
-            steps = length_of(batch)
+            yield from tbptt_windows(model, batch, cfg.tbptt_steps, cfg.tbptt_backprop_steps or cfg.tbptt_steps)
         except ValueError as error:
             raise BatchError(str(error)) from None
-        warm: list[Any] = []
-        start: dict[str, Any] = {"state": None}
-
-        def sync(states: list[Any]) -> None:
-            window = warm + [current]
-            if len(window) == m:  # the oldest chunk leaves the window; its end state starts the next one
-                start["state"] = detach_state(states[0])
-                window.pop(0)
-            warm[:] = window
-
-        for begin in range(0, steps, k1):
-            current = slicer(batch, begin, min(begin + k1, steps))
-            yield warm + [current], start["state"], sync
 
     def _forward(self, runner: nn.Module, chunks: list[Any], carry: Any, batch: Any, state: _State) -> tuple[Any, Any]:
         try:
@@ -536,70 +488,38 @@ class Trainer:
 
     # ---------------------------------------------------------------------- evaluate/predict
     def _validate(self, model: nn.Module, batches: Batches) -> dict[str, float]:
-        return {(k if k.startswith("val_") else f"val_{k}"): v for k, v in self._evaluate(model, batches).items()}
+        metrics = evaluate_batches(model, batches, device=self.device, autocast=self._autocast, dist=self.dist)
+        return {(k if k.startswith("val_") else f"val_{k}"): v for k, v in metrics.items()}
 
-    def _evaluate(self, model: nn.Module, batches: Batches) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        sums: dict[str, float] = {}
-        count = 0
-        try:
-            with torch.no_grad(), self._autocast():
-                for index, batch in enumerate(batches.epoch(0)):
-                    try:
-                        n = batch_size(batch)
-                        metrics = model.validation_step(to_device(batch, self.device))
-                    except (RuntimeError, ValueError, TypeError, IndexError) as error:
-                        raise BatchError(f"validation_step failed on batch {index} ({describe(batch)}): {error}") from error
-                    if not isinstance(metrics, dict):
-                        raise TypeError(f"validation_step: expected a dict of metrics, got {type(metrics).__name__}")
-                    for key, value in metrics.items():
-                        sums[key] = sums.get(key, 0.0) + float(value) * n
-                    count += n
-        finally:
-            model.train(was_training)
-        keys = sorted(sums)
-        totals = self.dist.sum(torch.tensor([sums[k] for k in keys] + [count], dtype=torch.float64))
-        if totals[-1] == 0:
-            raise ValueError("val_data: it yielded no examples")
-        return {key: float(totals[i] / totals[-1]) for i, key in enumerate(keys)}
-
-    def evaluate(self, model: nn.Module, data: Any) -> dict[str, float]:
-        """Average ``validation_step`` metrics over ``data``, weighted by batch size.
-
-        Returns:
-            ``{name: value}`` with the names ``validation_step`` uses (``"loss"``, ...).
-        """
-        self._prepare_inference(model)
-        batches = Batches(data, batch_size=self.config.batch_size, shuffle=False, drop_last=False,
-                          num_workers=self.config.num_workers, seed=self.config.seed, name="data")
-        return self._evaluate(model, batches)
-
-    def predict(self, model: nn.Module, data: Any) -> Any:
-        """Run ``model.predict_step(batch)`` (or ``model(batch)``) over ``data`` in order.
-
-        Returns:
-            The outputs concatenated along the batch dimension when they are tensors, else a list.
-        """
-        self._prepare_inference(model)
-        batches = Batches(data, batch_size=self.config.batch_size, shuffle=False, drop_last=False,
-                          num_workers=self.config.num_workers, seed=self.config.seed, name="data")
-        step = getattr(model, "predict_step", model)
-        outputs = []
-        model.eval()
-        with torch.no_grad(), self._autocast():
-            for batch in batches.epoch(0):
-                out = step(to_device(batch, self.device))
-                outputs.append(out.cpu() if isinstance(out, Tensor) else out)
-        if outputs and all(isinstance(o, Tensor) for o in outputs):
-            return torch.cat(outputs)
-        return outputs
-
-    def _prepare_inference(self, model: nn.Module) -> None:
+    def _inference_batches(self, model: nn.Module, data: Any) -> Batches:
         if not hasattr(self, "dist"):
             self.dist = Distributed()
         first = next(model.parameters(), None)
         self.device = first.device if first is not None else torch.device("cpu")
+        return Batches(data, batch_size=self.config.batch_size, shuffle=False, drop_last=False,
+                       num_workers=self.config.num_workers, seed=self.config.seed, name="data")
+
+    def evaluate(self, model: nn.Module, data: Any) -> dict[str, float]:
+        """Average ``validation_step`` metrics over ``data``, weighted by batch size.
+
+        Args:
+            model: the model, on the device it should run on.
+            data: a ``Dataset`` (batched with ``config.batch_size``) or an iterable of batches.
+
+        Returns:
+            ``{name: value}`` with the names ``validation_step`` uses (``"loss"``, ...).
+        """
+        batches = self._inference_batches(model, data)
+        return evaluate_batches(model, batches, device=self.device, autocast=self._autocast, dist=self.dist)
+
+    def predict(self, model: nn.Module, data: Any) -> Any:
+        """Run ``model.predict_step(batch)`` (or ``model(batch)``) over ``data`` in order, without gradients.
+
+        Returns:
+            The outputs concatenated along the batch dimension when they are tensors, else a list.
+        """
+        batches = self._inference_batches(model, data)
+        return predict_batches(model, batches, device=self.device, autocast=self._autocast)
 
 
 def _version() -> str:
