@@ -129,7 +129,7 @@ def plot_training_curves(rows: list[dict[str, Any]], path: Path) -> Path | None:
         return None
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     if steps:
-        axes[0].plot(steps, loss, label="train loss", alpha=0.8)
+        axes[0].plot(steps, loss, label="train loss", alpha=0.8, marker="." if len(steps) < 50 else None)
     for key in val_keys:
         xs, ys = series(key)
         axes[0].plot(xs, ys, marker="o", label=key)
@@ -139,7 +139,7 @@ def plot_training_curves(rows: list[dict[str, Any]], path: Path) -> Path | None:
         axes[0].set_yscale("log")
     axes[0].legend()
     xs, norms = series("grad_norm")
-    axes[1].plot(xs, norms, color="tab:red")
+    axes[1].plot(xs, norms, color="tab:red", marker="." if len(xs) < 50 else None)
     axes[1].set_xlabel("optimizer step")
     axes[1].set_title("gradient 2-norm (before clipping)")
     if norms and min(norms) > 0:
