@@ -1,0 +1,33 @@
+"""The TBPTT-memory and gradient-flow benchmark scripts run (tiny settings) and report real numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from tests.training_helpers import one_thread  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tbptt_memory_child_run_trains_in_chunks():
+    row = _module("tbptt_memory").run_one(450, 100)
+    assert row["steps"] == 5 and row["mode"] == "TBPTT k=100" and row["peak_rss_mib"] > 50
+
+
+def test_gradient_flow_script_prints_the_table_and_writes_the_png(tmp_path, monkeypatch, capsys):
+    png = tmp_path / "flow.png"
+    monkeypatch.setattr(sys, "argv", ["gradient_flow.py", "--steps", "8", "--epochs", "1", "--train-size", "64",
+                                      "--hidden-size", "4", "--output", str(png)])
+    _module("gradient_flow").main()
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("| elman", "| lstm"))]
+    assert len(rows) == 4 and png.read_bytes()[:4] == b"\x89PNG"
