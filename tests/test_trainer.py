@@ -125,6 +125,20 @@ def test_too_many_nonfinite_steps_stop_with_a_clear_message_and_keep_files(tmp_p
     assert (tmp_path / "metrics.csv").read_text().count("\n") >= 3
 
 
+def test_best_checkpoint_weights_can_be_restored(tmp_path):
+    from rnnkit.training import load_checkpoint_weights
+
+    torch.manual_seed(0)
+    model, data = LinearModel(), linear_data(16)
+    result = Trainer(max_epochs=3, batch_size=8, lr=0.05, output_dir=str(tmp_path), progress_bar=False,
+                     plot=False, keep_last_checkpoints=3).fit(model, data, data)
+    first = Trainer(max_epochs=1, progress_bar=False)
+    load_checkpoint_weights(model, tmp_path / "checkpoints" / "step-00000002")
+    assert first.evaluate(model, data)["loss"] == pytest.approx(result.history[0]["val_loss"])
+    load_checkpoint_weights(model, result.best_checkpoint)
+    assert first.evaluate(model, data)["loss"] == pytest.approx(result.best_metric)
+
+
 def test_early_stopping_and_best_checkpoint(tmp_path):
     torch.manual_seed(0)
     model, data = LinearModel(), linear_data(16)

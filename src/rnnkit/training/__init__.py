@@ -4,7 +4,7 @@ BPTT and truncated BPTT, clipping, mixed precision, checkpoints with exact resum
 plots, gradient-flow diagnostics and multi-process data parallel.
 """
 
-from rnnkit.training.checkpoint import CheckpointError
+from rnnkit.training.checkpoint import CheckpointError, load_checkpoint_weights
 from rnnkit.training.config import TrainerConfig
 from rnnkit.training.data import ResumableSampler
 from rnnkit.training.evaluation import BatchError
@@ -20,5 +20,6 @@ __all__ = [
     "Trainer",
     "TrainerConfig",
     "TrainingDiverged",
+    "load_checkpoint_weights",
     "seed_everything",
 ]

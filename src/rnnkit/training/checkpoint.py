@@ -228,6 +228,21 @@ def find_checkpoint(resume: bool | str | os.PathLike, output_dir: str | None) ->
     return path
 
 
+def load_checkpoint_weights(model: nn.Module, path: str | os.PathLike) -> None:
+    """Load the (checksum-verified) model weights of checkpoint directory ``path`` into ``model``.
+
+    Example:
+        >>> result = trainer.fit(model, train, val)
+        >>> load_checkpoint_weights(model, result.best_checkpoint)   # back to the best epoch
+    """
+    from rnnkit.serialization import load_state_dict_checked
+
+    path = Path(path)
+    meta, weights, _ = read_checkpoint(path)
+    check_same_model(meta["model"], model, path)
+    load_state_dict_checked(model, weights, what=f"checkpoint {path}")
+
+
 def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, Tensor]]:
     """Read and verify a checkpoint: (JSON meta, model tensors, optimizer tensors)."""
     try:

@@ -164,6 +164,8 @@ class Trainer:
         model.to(device)
         loader_options = {"batch_size": cfg.batch_size, "drop_last": cfg.drop_last, "num_workers": cfg.num_workers,
                           "seed": cfg.seed, "rank": dist.rank, "world_size": dist.world_size}
+        if val_data is not None and not callable(getattr(model, "validation_step", None)):
+            raise TypeError(f"model: val_data was given but {type(model).__name__} has no validation_step(batch)")
         batches = Batches(train_data, shuffle=cfg.shuffle, **loader_options)
         val_batches = None if val_data is None else Batches(
             val_data, shuffle=False, **{**loader_options, "drop_last": False}, name="val_data")
