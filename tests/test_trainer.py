@@ -183,6 +183,15 @@ def test_bf16_mixed_precision_trains_on_cpu():
     assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
+def test_progress_bar_is_quiet_off_a_terminal_and_shows_loss_when_asked(capsys):
+    model, data = LinearModel(), linear_data(16)
+    Trainer(max_epochs=1, batch_size=8, progress_bar=None).fit(model, data)  # stderr is captured: not a TTY
+    assert capsys.readouterr().err == ""
+    Trainer(max_epochs=1, batch_size=8, progress_bar=True).fit(model, data)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "loss=" in err and "grad_norm=" in err and "ex/s=" in err
+
+
 def test_a_ready_dataloader_and_max_steps():
     model, data = LinearModel(), linear_data(32)
     loader = DataLoader(data, batch_size=4, shuffle=True)

@@ -9,7 +9,8 @@ from rnnkit.training.config import TrainerConfig
 from rnnkit.training.data import ResumableSampler
 from rnnkit.training.evaluation import BatchError
 from rnnkit.training.protocol import TrainableModel
-from rnnkit.training.trainer import FitResult, Trainer, TrainingDiverged, seed_everything
+from rnnkit.training.state import FitResult, TrainingDiverged, seed_everything
+from rnnkit.training.trainer import Trainer
 
 __all__ = [
     "BatchError",

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -30,78 +27,8 @@ from rnnkit.training.evaluation import BatchError, evaluate_batches, predict_bat
 from rnnkit.training.logs import CSVLog, Progress, TensorBoardLog, plot_training_curves
 from rnnkit.training.optim import build_optimizer, build_scheduler
 from rnnkit.training.protocol import check_trainable
+from rnnkit.training.state import AccumulationGroup, FitResult, RunState, TrainingDiverged, seed_everything
 from rnnkit.training.steps import NO_STATE, StepRunner, loss_and_logs, tbptt_windows
-
-
-class TrainingDiverged(RuntimeError):
-    """Too many consecutive steps had a non-finite loss or gradient."""
-
-
-@dataclass
-class FitResult:
-    """What :meth:`Trainer.fit` returns.
-
-    Attributes:
-        history: one record per epoch: ``epoch``, ``step``, ``train_loss`` (mean over the
-            epoch's steps), ``lr``, ``seconds`` and every validation metric (``val_loss``, ...).
-        steps: optimizer steps taken in all (including skipped non-finite ones).
-        epochs: epochs completed.
-        stop_reason: ``"max_epochs"``, ``"max_steps"`` or ``"early_stopping"``.
-        best_metric: best value of ``config.monitor`` seen (``None`` without validation).
-        best_checkpoint, last_checkpoint: checkpoint directories (``None`` when nothing was written).
-        nonfinite_steps: steps skipped because the loss or gradient was not finite.
-        output_dir: where files were written, if anywhere.
-    """
-
-    history: list[dict[str, float]] = field(default_factory=list)
-    steps: int = 0
-    epochs: int = 0
-    stop_reason: str = ""
-    best_metric: float | None = None
-    best_checkpoint: Path | None = None
-    last_checkpoint: Path | None = None
-    nonfinite_steps: int = 0
-    output_dir: Path | None = None
-
-
-@dataclass
-class _State:
-    """Everything about a run's progress that a checkpoint must restore."""
-
-    epoch: int = 0
-    step: int = 0
-    batch_in_epoch: int = 0
-    best: float | None = None
-    best_checkpoint: str | None = None
-    bad_validations: int = 0
-    nonfinite_total: int = 0
-    nonfinite_consecutive: int = 0
-    last_finite_loss: float | None = None
-    last_finite_step: int | None = None
-    history: list[dict[str, float]] = field(default_factory=list)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's global generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-@dataclass
-class _Group:
-    """The micro-batches accumulated towards the next optimizer step."""
-
-    losses: list[float] = field(default_factory=list)
-    extras: dict[str, list[float]] = field(default_factory=dict)
-
-    def add(self, loss: float, extras: dict[str, float]) -> None:
-        self.losses.append(loss)
-        for key, value in extras.items():
-            self.extras.setdefault(key, []).append(value)
-
-    def reset(self) -> None:
-        self.losses, self.extras = [], {}
 
 
 class Trainer:
@@ -178,7 +105,7 @@ class Trainer:
         per_step_schedule = cfg.scheduler in ("cosine", "one-cycle")
 
         # Phase: start fresh, or restore everything from a checkpoint.
-        state, resume_rng = _State(), None
+        state, resume_rng = RunState(), None
         if resume:
             state, resume_rng = self._restore(model, resume)
         else:
@@ -208,7 +135,7 @@ class Trainer:
 
         def write_checkpoint(best: bool = False) -> Path | None:
             nonlocal last_written
-            if root is None:
+            if root is None or (cfg.keep_last_checkpoints == 0 and not best):
                 return None
             path = root / f"step-{state.step:08d}"
             meta = self._meta(state)  # collective under DDP: every rank's RNG state is gathered
@@ -224,7 +151,7 @@ class Trainer:
             return path
 
         epoch_losses: list[float] = []
-        group = _Group()
+        group = AccumulationGroup()
         checkpoint_due = False
 
         def optimizer_step(scale: float = 1.0) -> None:
@@ -385,7 +312,7 @@ class Trainer:
         except ValueError as error:
             raise BatchError(str(error)) from None
 
-    def _forward(self, runner: nn.Module, chunks: list[Any], carry: Any, batch: Any, state: _State) -> tuple[Any, Any]:
+    def _forward(self, runner: nn.Module, chunks: list[Any], carry: Any, batch: Any, state: RunState) -> Any:
         try:
             return runner(chunks, carry)
         except (RuntimeError, ValueError, TypeError, IndexError) as error:
@@ -394,7 +321,7 @@ class Trainer:
                 f"({describe(batch)}): {error}"
             ) from error
 
-    def _optimizer_step(self, state: _State, parameters: list[nn.Parameter], losses: list[float], scale: float):
+    def _optimizer_step(self, state: RunState, parameters: list[nn.Parameter], losses: list[float], scale: float):
         """Gradient norm, non-finite guard, clipping, the step itself; returns the log row."""
         cfg, dist = self.config, self.dist
         grads = [p.grad for p in parameters if p.grad is not None]
@@ -450,7 +377,7 @@ class Trainer:
         torch.distributed.all_gather_object(gathered, value)
         return gathered
 
-    def _meta(self, state: _State) -> dict[str, Any]:
+    def _meta(self, state: RunState) -> dict[str, Any]:
         now = ckpt.capture_rng()
         epoch_start = self._epoch_start_rng if state.batch_in_epoch else now
         return {
@@ -463,7 +390,7 @@ class Trainer:
             "epoch_start_rng": self._gather(epoch_start),
         }
 
-    def _restore(self, model: nn.Module, resume: bool | str) -> tuple[_State, dict[str, Any]]:
+    def _restore(self, model: nn.Module, resume: bool | str) -> tuple[RunState, dict[str, Any]]:
         """Load a checkpoint into the model, optimizer and schedule; return progress and RNG states."""
         path = ckpt.find_checkpoint(resume, self.config.output_dir)
         meta, weights, optimizer_tensors = ckpt.read_checkpoint(path)
@@ -478,7 +405,7 @@ class Trainer:
             ) from None
         if self.scheduler is not None and meta.get("scheduler") is not None:
             self.scheduler.load_state_dict(meta["scheduler"])
-        state = _State(**meta["progress"])
+        state = RunState(**meta["progress"])
         rank, world = self.dist.rank, self.dist.world_size
         if meta.get("world_size", 1) != world and state.batch_in_epoch:
             raise ckpt.CheckpointError(
