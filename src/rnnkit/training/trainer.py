@@ -151,6 +151,7 @@ class Trainer:
             return path
 
         epoch_losses: list[float] = []
+        last_validation: dict[str, float] = {}  # the monitored metric, shown on the progress bar
         group = AccumulationGroup()
         checkpoint_due = False
 
@@ -175,7 +176,7 @@ class Trainer:
                     + (f"Checkpoints and logs written so far are kept in {out_dir}." if out_dir else "")
                 )
             progress.update(1, loss=row["train_loss"], grad_norm=row["grad_norm"],
-                            **{"ex/s": row.get("examples_per_s")})
+                            **{"ex/s": row.get("examples_per_s"), **last_validation})
             for callback in self.callbacks:
                 if hasattr(callback, "on_step_end"):
                     callback.on_step_end(self, state.step, row)
@@ -253,7 +254,7 @@ class Trainer:
                     record.update(metrics)
                     if cfg.monitor not in metrics:
                         raise KeyError(f"monitor: {cfg.monitor!r} is not a validation metric; got {sorted(metrics)}")
-                    value = metrics[cfg.monitor]
+                    value = last_validation[cfg.monitor] = metrics[cfg.monitor]
                     improved = state.best is None or (
                         value < state.best if cfg.monitor_mode == "min" else value > state.best)
                     if improved:
