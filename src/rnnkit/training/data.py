@@ -109,6 +109,9 @@ class Batches:
         if self.sampler is not None:
             self.sampler.set_epoch(epoch, start=skip * self.batch_size)
             return iter(self.loader)
+        sampler = getattr(self.loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):  # a user's DistributedSampler reshuffles per epoch
+            sampler.set_epoch(epoch)
         iterator = iter(self.loader)
         for _ in range(skip):
             next(iterator, None)
