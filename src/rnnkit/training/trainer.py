@@ -329,7 +329,9 @@ class Trainer:
         if scale != 1.0:
             for grad in grads:
                 grad.mul_(scale)
-        norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+        # The 2-norm over all gradients (what clip_grad_norm_ uses), written out to keep torch>=2.4.
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])) if grads else (
+            torch.zeros(()))
         loss = sum(losses) / len(losses)
         if dist.enabled:  # the norm is already global (DDP averaged the gradients); the loss is not
             loss = float(dist.sum(torch.tensor([loss], dtype=torch.float64))[0]) / dist.world_size
