@@ -1,6 +1,21 @@
 """User-facing recurrent modules (DESIGN.md layer 3)."""
 
 from rnnkit.layers.dropins import GRU, LSTM, RNN
+from rnnkit.layers.frontend import CRNN, Conv1dFrontEnd, Conv2dFrontEnd
 from rnnkit.layers.recurrent import Recurrent
+from rnnkit.layers.regularizers import DropConnect, Regularizer, StepHook, VariationalDropout, Zoneout
 
-__all__ = ["GRU", "LSTM", "RNN", "Recurrent"]
+__all__ = [
+    "CRNN",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Conv1dFrontEnd",
+    "Conv2dFrontEnd",
+    "DropConnect",
+    "Recurrent",
+    "Regularizer",
+    "StepHook",
+    "VariationalDropout",
+    "Zoneout",
+]
