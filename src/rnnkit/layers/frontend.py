@@ -6,10 +6,10 @@ along time (feature vectors per step), :class:`Conv2dFrontEnd` convolves a time-
 Trainable Neural Network for Image-based Sequence Recognition") and flattens the remaining
 frequency axis into features. :class:`CRNN` runs a front end, then a ``Recurrent``.
 
-Lengths are carried through: padded steps are zeroed before every convolution, so a padded
-sequence gives the same valid features as the same sequence alone, and each max-pooling (in
-``ceil`` mode, after a ReLU, so a partial window never sees anything but real steps and zeros)
-maps a length ``L`` to ``ceil(L / pool)``.
+Lengths are carried through: padded steps are zeroed before every convolution and again before
+every pooling, so a padded sequence gives the same valid features as the same sequence alone
+(a max over ReLU outputs and zeros equals the max over the real steps), and each max-pooling (in
+``ceil`` mode) maps a length ``L`` to ``ceil(L / pool)``.
 """
 
 from __future__ import annotations
@@ -62,18 +62,20 @@ class _FrontEnd(nn.Module):
 
     time_dim: int
     time_pool: int
-    blocks: nn.ModuleList
+    convs: nn.ModuleList  # each: convolution then ReLU
+    pools: nn.ModuleList  # each: max-pooling (or identity)
 
     def output_lengths(self, lengths: Tensor | list[int]) -> Tensor:
         """Lengths of the feature sequences for input lengths (``ceil(L / pool)`` per block)."""
         lengths = torch.as_tensor(lengths)
-        for _ in self.blocks:
+        for _ in self.convs:
             lengths = _pooled_lengths(lengths, self.time_pool)
         return lengths
 
     def _run(self, x: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        for block in self.blocks:
-            x = block(_zero_padding(x, lengths, self.time_dim))
+        for conv, pool in zip(self.convs, self.pools, strict=True):
+            x = conv(_zero_padding(x, lengths, self.time_dim))
+            x = pool(_zero_padding(x, lengths, self.time_dim))
             lengths = _pooled_lengths(lengths, self.time_pool)
         return _zero_padding(x, lengths, self.time_dim), lengths
 
@@ -103,13 +105,14 @@ class Conv1dFrontEnd(_FrontEnd):
         channels = _channels(channels)
         (kernel,) = _odd((kernel_size,))
         self.input_size, self.output_size, self.time_pool = input_size, channels[-1], pool
-        blocks, previous = [], input_size
+        convs, previous = [], input_size
         for out in channels:
-            layers = [nn.Conv1d(previous, out, kernel, padding=kernel // 2), nn.ReLU()]
-            layers += [nn.MaxPool1d(pool, ceil_mode=True)] if pool > 1 else []
-            blocks.append(nn.Sequential(*layers))
+            convs.append(nn.Sequential(nn.Conv1d(previous, out, kernel, padding=kernel // 2), nn.ReLU()))
             previous = out
-        self.blocks = nn.ModuleList(blocks)
+        self.convs = nn.ModuleList(convs)
+        self.pools = nn.ModuleList(
+            [nn.MaxPool1d(pool, ceil_mode=True) if pool > 1 else nn.Identity() for _ in channels]
+        )
 
     def forward(self, x: Tensor, lengths: Tensor | list[int] | None = None) -> tuple[Tensor, Tensor | None]:
         """Features ``(B, T', C)`` and their lengths (``None`` when ``lengths`` is ``None``)."""
@@ -158,14 +161,16 @@ class Conv2dFrontEnd(_FrontEnd):
         kernel = _odd(_pair(kernel_size, "kernel_size"))
         pool_t, pool_f = _pair(pool, "pool")
         self.input_size, self.in_channels, self.time_pool = input_size, in_channels, pool_t
-        blocks, previous, freq = [], in_channels, input_size
+        convs, previous, freq = [], in_channels, input_size
         for out in channels:
-            layers = [nn.Conv2d(previous, out, kernel, padding=(kernel[0] // 2, kernel[1] // 2)), nn.ReLU()]
-            if (pool_t, pool_f) != (1, 1):
-                layers.append(nn.MaxPool2d((pool_t, pool_f), ceil_mode=True))
-            blocks.append(nn.Sequential(*layers))
+            padding = (kernel[0] // 2, kernel[1] // 2)
+            convs.append(nn.Sequential(nn.Conv2d(previous, out, kernel, padding=padding), nn.ReLU()))
             previous, freq = out, -(-freq // pool_f)
-        self.blocks = nn.ModuleList(blocks)
+        self.convs = nn.ModuleList(convs)
+        pooled = (pool_t, pool_f) != (1, 1)
+        self.pools = nn.ModuleList(
+            [nn.MaxPool2d((pool_t, pool_f), ceil_mode=True) if pooled else nn.Identity() for _ in channels]
+        )
         self.output_size = channels[-1] * freq
 
     def forward(self, x: Tensor, lengths: Tensor | list[int] | None = None) -> tuple[Tensor, Tensor | None]:
