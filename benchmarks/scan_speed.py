@@ -12,6 +12,7 @@ Each variant's median is printed with its ratio to torch.nn.GRU's median from th
 
 Usage:
   python benchmarks/scan_speed.py [--steps 4096] [--batch 8] [--input 64] [--hidden 128] [--repeats 7]
+                                  [--threads N] [--forward-only]
 """
 
 from __future__ import annotations
@@ -42,7 +43,13 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--forward-only", action="store_true", help="time inference (no_grad) instead")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="torch threads for every variant (1 avoids OpenMP stalls when other jobs share the cores)",
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     scan = rnnkit.Recurrent("mingru", args.input, args.hidden)
     loop = rnnkit.Recurrent("mingru", args.input, args.hidden, backend="loop")

@@ -7,7 +7,7 @@ cell, a ``Recurrent`` or a whole model) and returns ``module``:
   al. 2014): all its singular values are 1, so a linear recurrence neither grows nor shrinks.
 * :func:`identity_recurrent_` — each block the identity (Le et al. 2015, IRNN; for IndRNN ``u = 1``;
   for convolutional cells a kernel that passes each channel through at its centre).
-* :func:`chrono_` — chrono initialisation of the gate biases (Tallec & Ollivier 2018, Sec. 4):
+* :func:`chrono_` — chrono initialisation of the gate biases (Tallec & Ollivier 2018):
   forget-gate bias ``log U(1, T_max - 1)`` and input-gate bias its negative, so that the memory
   time constants ``1 / (1 - sigma(b_f))`` spread over ``[2, T_max]``.
 
@@ -108,7 +108,7 @@ def identity_recurrent_(module: nn.Module, *, scale: float = 1.0) -> nn.Module:
 
 
 def _chrono_biases(max_timescale: float, size: int, like: Tensor) -> Tensor:
-    # Tallec & Ollivier (2018), Sec. 4: b_f ~ log(U([1, T_max - 1])).
+    # Tallec & Ollivier (2018): b_f ~ log(U([1, T_max - 1])).
     return torch.log(torch.empty(size, dtype=like.dtype, device=like.device).uniform_(1.0, max_timescale - 1.0))
 
 

@@ -18,8 +18,8 @@ Log-space coefficients (:class:`~rnnkit.cells.linear.LogCoefficients`, how Feng 
 compute minGRU/minLSTM) are exponentiated once: the log form is what makes ``a = 1 - z`` exact
 when ``z`` is near 1 (``exp(-softplus(k))`` rather than ``1 - sigmoid(k)``).
 :func:`log_space_scan` is the paper's own scan (Heinsen 2023: a cumulative sum and a
-``logcumsumexp``), kept as a reference and tested to agree; measured here it is several times
-slower on CPU (``logcumsumexp`` costs ~65 ns per element and more backward) and, in float32,
+``logcumsumexp``), kept as a reference and tested to agree; on CPU it is slower (2.6x for
+training at T = 4,096, ``benchmarks/scan_speed.py``) and, in float32,
 its ``A_t + logcumsumexp(...)`` loses precision as ``|A_t|`` grows with the chunk (relative
 error ~1e-5 at 64-step chunks against ~1e-7 for stepping), so the backend does not use it.
 

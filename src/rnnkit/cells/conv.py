@@ -144,7 +144,7 @@ class ConvLSTMCell(_ConvCell):
 
 class ConvGRUCell(_ConvCell):
     r"""ConvGRU (Ballas et al. 2016, "Delving Deeper into Convolutional Networks for Learning Video
-    Representations", Eq. 4), the GRU counterpart of Shi et al.'s ConvLSTM.
+    Representations"), the GRU counterpart of Shi et al.'s ConvLSTM.
 
     .. math::
         \begin{aligned}

@@ -76,7 +76,7 @@ class IndRNNCell(RecurrentCell):
             self.register_parameter("bias_ih", None)
         bound = 1.0 / math.sqrt(input_size)
         nn.init.uniform_(self.weight_ih, -bound, bound)
-        # The paper initialises u uniformly in [0, 1] (adding problem, Sec. 4.1), here within the bounds.
+        # The paper initialises u uniformly in [0, 1] (its adding-problem experiments), here within the bounds.
         high = 1.0 if recurrent_max_abs is None else max(min(1.0, recurrent_max_abs), recurrent_min_abs)
         nn.init.uniform_(self.weight_hh, recurrent_min_abs, high)
 

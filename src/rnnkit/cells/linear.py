@@ -33,7 +33,7 @@ class LinearCoefficients(NamedTuple):
 class LogCoefficients(NamedTuple):
     """``h_t = exp(log_a_t) * h_{t-1} + exp(log_b_t)``: real, positive coefficients given as logs.
 
-    Feng et al. (2024, Sec. 3.3 and App. B) compute minGRU/minLSTM in this form so the scan is a
+    Feng et al. (2024, App. B) compute minGRU/minLSTM in this form so the scan is a
     cumulative sum and a ``logcumsumexp`` that cannot overflow.
     """
 

@@ -23,7 +23,7 @@ class LRUCell(LinearRecurrentCell):
         \end{aligned}
 
     ``B`` (``N x I``) and ``C`` (``O x N``) are complex; ``D`` is the diagonal skip of the paper
-    (a vector) when ``O = I``, and a real ``O x I`` matrix otherwise. Sec. 3.3 of the paper: the
+    (a vector) when ``O = I``, and a real ``O x I`` matrix otherwise. Sec. 3 of the paper: the
     exponential parameterisation (``nu``, ``theta`` learned in log form) keeps the recurrence
     stable; ring initialisation ``r_min <= |lambda| <= r_max``, phases in ``[0, max_phase]``;
     the ``gamma`` normalisation keeps the state's variance independent of ``|lambda|``.

@@ -20,7 +20,7 @@ from rnnkit.cells.linear import LinearRecurrentCell, LogCoefficients
 def log_g(x: Tensor) -> Tensor:
     r"""``log g(x)`` for the paper's positive activation ``g(x) = x + 1/2`` (x >= 0), ``sigmoid(x)`` (x < 0).
 
-    Feng et al. (2024), App. B.3: ``g`` keeps the candidate state positive so it has a real log,
+    Feng et al. (2024), App. B: ``g`` keeps the candidate state positive so it has a real log,
     and is continuous with a continuous first derivative at 0.
     """
     return torch.where(x >= 0, torch.log(F.relu(x) + 0.5), -F.softplus(-x))
@@ -42,7 +42,7 @@ class MinGRUCell(LinearRecurrentCell):
         h_t &= (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t
         \end{aligned}
 
-    with ``g`` from :func:`log_g` (App. B.3). In log space (App. B.2):
+    with ``g`` from :func:`log_g` (App. B). In log space (App. B):
     ``log a_t = -softplus(k_t)``, ``log b_t = -softplus(-k_t) + log g(W_h x_t + b_h)`` for
     ``k_t = W_z x_t + b_z``.
 
@@ -74,7 +74,7 @@ class MinGRUCell(LinearRecurrentCell):
 
     def coefficients(self, projected: Tensor) -> LogCoefficients:
         k, candidate = projected.chunk(2, dim=-1)
-        # log(1 - sigmoid(k)) = -softplus(k); log sigmoid(k) = -softplus(-k)  (App. B.2)
+        # log(1 - sigmoid(k)) = -softplus(k); log sigmoid(k) = -softplus(-k)  (App. B)
         return LogCoefficients(-F.softplus(k), -F.softplus(-k) + log_g(candidate))
 
     def extra_repr(self) -> str:
@@ -92,8 +92,8 @@ class MinLSTMCell(LinearRecurrentCell):
         h_t &= f'_t \odot h_{t-1} + i'_t \odot \tilde h_t
         \end{aligned}
 
-    The normalisation makes the state's scale independent of time (Sec. 3.2.3). In log space
-    (App. B.2), with ``d = softplus(-k_f) - softplus(-k_i)``: ``log f' = -softplus(d)``,
+    The normalisation makes the state's scale independent of time (Sec. 3.2). In log space
+    (App. B), with ``d = softplus(-k_f) - softplus(-k_i)``: ``log f' = -softplus(d)``,
     ``log i' = -softplus(-d)``.
 
     Args:

@@ -26,7 +26,7 @@ class SLSTMState(NamedTuple):
 class SLSTMCell(RecurrentCell):
     r"""sLSTM: exponential input gate, a normaliser state, and a stabiliser that keeps exponentials finite.
 
-    Beck et al. (2024), Eqs. 8-17:
+    Beck et al. (2024), Sec. 2.2:
 
     .. math::
         \begin{aligned}
@@ -40,13 +40,13 @@ class SLSTMCell(RecurrentCell):
         \end{aligned}
 
     The stabiliser ``m`` rescales ``c`` and ``n`` by the same factor ``exp(-m_t)``, so ``h`` is exactly
-    the unstabilised ``o * c / n`` (Eq. 15-17) while ``exp`` never overflows.
+    the unstabilised ``o * c / n`` (the paper's stabilisation) while ``exp`` never overflows.
 
     Args:
         input_size: input features ``I``.
         hidden_size: features ``H`` (divisible by ``num_heads``).
         num_heads: blocks of the recurrent matrix ``R`` (heads mix only within themselves).
-        forget_gate: ``"sigmoid"`` (the reference implementation's) or ``"exp"`` (both in Eq. 11).
+        forget_gate: ``"sigmoid"`` (the reference implementation's) or ``"exp"`` (both in the paper).
         forget_bias: initial forget-gate bias (``None``: uniform like the other weights).
 
     Shape:
@@ -103,9 +103,9 @@ class SLSTMCell(RecurrentCell):
         h, c, n, m = state
         i, f, z, o = (projected_x + self._recurrent(h)).chunk(4, dim=-1)
         log_f = F.logsigmoid(f) if self.forget_gate == "sigmoid" else f
-        m_new = torch.maximum(log_f + m, i)  # Eq. 15
-        i_stable = torch.exp(i - m_new)  # Eq. 16
-        f_stable = torch.exp(log_f + m - m_new)  # Eq. 17
+        m_new = torch.maximum(log_f + m, i)  # stabiliser
+        i_stable = torch.exp(i - m_new)
+        f_stable = torch.exp(log_f + m - m_new)
         c = f_stable * c + i_stable * torch.tanh(z)
         n = f_stable * n + i_stable
         h = torch.sigmoid(o) * (c / n)

@@ -87,7 +87,7 @@ class VariationalDropout(Regularizer):
     r"""Dropout on the recurrent input with one mask per sequence, the same at every step.
 
     Gal & Ghahramani (2016), "A Theoretically Grounded Application of Dropout in Recurrent
-    Neural Networks", Sec. 4: the step reads ``m \odot h_{t-1}`` with ``m ~ Bernoulli(1 - p) / (1 - p)``
+    Neural Networks": the step reads ``m \odot h_{t-1}`` with ``m ~ Bernoulli(1 - p) / (1 - p)``
     sampled once per sequence (per example and unit). The masked tensor is the cell's first
     state tensor, the one its recurrent weights read (``h``; an LSTM's ``c`` is left alone).
     Identity in evaluation mode.
@@ -138,7 +138,7 @@ class _Zone(StepHook):
             elif self.training:  # keep the previous value where the mask is 1
                 keep = torch.empty_like(after).bernoulli_(p).bool()
                 mixed.append(torch.where(keep, before, after))
-            else:  # the expectation over the mask (Krueger et al., Sec. 3)
+            else:  # the expectation over the mask (Krueger et al.)
                 mixed.append(torch.lerp(after, before, p))
         mixed += list(new_t[len(mixed) :])
         state = mixed[0] if isinstance(new, Tensor) else type(new)(*mixed)
@@ -149,7 +149,7 @@ class Zoneout(Regularizer):
     r"""Zoneout: each unit keeps its previous value with probability ``p`` at each step.
 
     Krueger et al. (2017), "Zoneout: Regularizing RNNs by Randomly Preserving Hidden
-    Activations", Eq. 4 and Sec. 3:
+    Activations":
 
     .. math::
         s_t = d_t \odot s_{t-1} + (1 - d_t) \odot \mathrm{step}(s_{t-1}, x_t), \qquad d_t \sim \mathrm{Bernoulli}(p)
