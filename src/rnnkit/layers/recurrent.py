@@ -280,10 +280,11 @@ class Recurrent(nn.Module):
         x_tm = x.transpose(0, 1) if self.batch_first else x
         per_cell = [map_state(lambda t, i=i: t[i], state) for i in range(len(self.cells))]
         layers = self._layers()
-        if backend == "loop":
-            cells = [cell for layer in layers for cell in layer]
-            hooked = iter([self._hooked(cell, s) for cell, s in zip(cells, per_cell, strict=True)])
-            layers = [[next(hooked) for _ in layer] for layer in layers]
+        if backend == "loop":  # per-step regularisers, if any, with this call's masks
+            d = self.num_directions
+            layers = [
+                [self._hooked(cell, per_cell[k * d + j]) for j, cell in enumerate(row)] for k, row in enumerate(layers)
+            ]
         out, finals = run_layers(
             layers,
             x_tm,
