@@ -7,8 +7,9 @@ Every cell of the library is run the same way — a ``Recurrent`` stack and a li
 * ``elman``: tanh Elman RNN, torch's default init (the vanishing-gradient baseline).
 * ``irnn``: ReLU Elman RNN with identity recurrent weights, small input weights and zero biases
   (Le et al. 2015, IRNN).
-* ``lstm``: forget-gate bias 1 (Jozefowicz et al. 2015); ``chrono=True`` gives the chrono
-  initialisation with ``T_max = T`` instead (Tallec & Ollivier 2018).
+* ``lstm``: forget-gate bias 1 (Jozefowicz et al. 2015); ``lstm_chrono``: the chrono
+  initialisation with ``T_max = T`` instead (Tallec & Ollivier 2018; ``chrono=True`` applies it to
+  any model whose cell supports it).
 * ``indrnn``: two ReLU layers, ``|u| <= 2^(1/T)`` (Li et al. 2018, Sec. 3.1) applied in every step
   and projected after every optimiser step (:class:`ConstrainIndRNN`); recurrent weights
   ``U(0, 2^(1/T))``, the last layer's ``U(2^(-1/T), 2^(1/T))`` (memories that start near 1) and
@@ -101,6 +102,8 @@ RECIPES: dict[str, Recipe] = {
     "irnn": Recipe("elman", "Elman RNN, ReLU, identity recurrent init (Le et al. 2015)",
                    options=lambda steps: {"nonlinearity": "relu"}, initialise=_init_irnn),
     "lstm": Recipe("lstm", "LSTM, forget-gate bias 1"),
+    "lstm_chrono": Recipe("lstm", "LSTM, chrono init with T_max = T (Tallec & Ollivier 2018)",
+                          initialise=lambda recurrent, steps: rnn_init.chrono_(recurrent, max_timescale=max(steps, 3))),
     "gru": Recipe("gru", "GRU (cuDNN variant)"),
     "indrnn": Recipe("indrnn", "IndRNN, 2 ReLU layers, |u| <= 2^(1/T) (Li et al. 2018)", num_layers=2,
                      options=_indrnn_options, initialise=_init_indrnn),

@@ -110,10 +110,10 @@ def by_length(rows: list[dict[str, Any]], length: int) -> dict[str, Any]:
 
 
 def skipped_text(rows: list[dict[str, Any]], model: str, length: int) -> str:
-    """The table cell of a run that was not made (``--ladder`` skips it after a failure at a shorter T)."""
+    """The table cell of a run that was not made (``--ladder`` skips it when a shorter T was not learnt)."""
     failed = sorted(int(_num(r["T"])) for r in rows if r["model"] == model and r["solved"] == "no"
-                    and int(_num(r["T"])) < length)
-    return f"not run (not solved at T = {failed[0]})" if failed else "—"
+                    and _num(r["best_loss"]) >= 0.9 * _num(r["baseline_loss"]) and int(_num(r["T"])) < length)
+    return f"not run (no better than the baseline at T = {failed[0]})" if failed else "—"
 
 
 def describe_row(row: dict[str, Any]) -> str:
