@@ -1,0 +1,401 @@
+"""``Forecaster``: a recurrent forecasting model in the estimator style (fit / predict / backtest /
+save / load), for one series or many series trained as one global model."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rnnkit.data.timeseries import SeriesCollection, SeriesError, to_collection
+from rnnkit.data.windows import WindowDataset, build_arrays, make_window, series_scales
+from rnnkit.models.forecasting import AutoregressiveForecastNet, DirectForecastNet
+
+DECODERS = {"direct": DirectForecastNet, "autoregressive": AutoregressiveForecastNet}
+
+
+@dataclass
+class ForecasterConfig:
+    """Every setting of a :class:`Forecaster` (saved with the model)."""
+
+    horizon: int
+    season_length: int | None = None
+    context_length: int | None = None
+    cell: str = "lstm"
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.1
+    decoder: str = "direct"
+    likelihood: str = "gaussian"
+    calendar: bool = True
+    seasonal_lag: bool = True
+    impute: bool = False
+    batch_size: int = 64
+    max_steps: int = 1500
+    lr: float = 3e-3
+    val_fraction: float = 0.1
+    num_samples: int = 200
+    seed: int = 0
+    progress: bool = False
+    trainer_options: dict = field(default_factory=dict)
+
+    def window(self) -> int:
+        """Context length: given, or the larger of 4 horizons and 2 seasons (at least 16 steps)."""
+        if self.context_length:
+            return self.context_length
+        return max(4 * self.horizon, 2 * (self.season_length or 0), 16)
+
+    def lag(self) -> int | None:
+        """Season length of the seasonal lag feature, or None when it is off."""
+        return self.season_length if self.seasonal_lag and self.season_length and self.season_length > 1 else None
+
+    def min_length(self) -> int:
+        """Shortest series that yields one training window."""
+        return self.window() + (self.lag() or 0) + self.horizon
+
+
+class Forecaster:
+    """Probabilistic multi-step forecasts from a recurrent network.
+
+    Args:
+        horizon: steps to forecast.
+        season_length: period of the seasonality in steps (e.g. 12 for monthly data); sets the
+            default context and the seasonal naive scale of MASE.
+        context_length: steps the network reads before each forecast (default: see
+            :meth:`ForecasterConfig.window`).
+        cell: any rnnkit cell name (``"lstm"``, ``"gru"``, ``"elman"``, ...).
+        hidden_size, num_layers, dropout: of the recurrent encoder.
+        decoder: ``"direct"`` (one head emits all steps) or ``"autoregressive"`` (DeepAR-style sampling).
+        likelihood: ``"gaussian"``, ``"student_t"`` or ``"quantile"`` (pinball loss; direct decoder only).
+        calendar: add calendar features derived from the time index (known in the future).
+        seasonal_lag: with ``season_length``, feed the value one season back (for future steps,
+            the seasonal naive forecast) as a known feature.
+        impute: interpolate missing context values (otherwise they are zero with an observed flag;
+            either way missing targets are left out of the loss).
+        batch_size, max_steps, lr: training.
+        val_fraction: share of each series' end held out to monitor training (0 to train on all).
+        num_samples: sample paths per forecast for the autoregressive decoder.
+        seed: random seed of initialisation, batching and sampling.
+        progress: show a progress bar while training.
+
+    Example:
+        >>> from rnnkit.data import load_sunspots
+        >>> months, values = load_sunspots()
+        >>> y = pd.Series(values, index=pd.PeriodIndex(months, freq="M").to_timestamp())
+        >>> model = Forecaster(24, season_length=132, max_steps=200).fit(y)  # doctest: +SKIP
+        >>> model.predict().columns.tolist()  # doctest: +SKIP
+        ['mean', 'q0.1', 'q0.5', 'q0.9']
+    """
+
+    def __init__(self, horizon: int, **options) -> None:
+        if not isinstance(horizon, int) or horizon < 1:
+            raise ValueError(f"horizon: expected a positive integer, got {horizon!r}")
+        unknown = set(options) - set(ForecasterConfig.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"Forecaster: unknown option(s) {sorted(unknown)}")
+        self.config = ForecasterConfig(horizon=horizon, **options)
+        if self.config.decoder not in DECODERS:
+            raise ValueError(f"decoder: expected one of {sorted(DECODERS)}, got {self.config.decoder!r}")
+        self.network: torch.nn.Module | None = None
+        self.history_: SeriesCollection | None = None
+        self.scales_: dict[str, float] = {}
+        self.training_log_: list[dict] = []
+        self.fit_seconds_: float = 0.0
+        self._layout: dict = {}
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        y: pd.Series | pd.DataFrame,
+        covariates: pd.DataFrame | None = None,
+        *,
+        id_col: str | None = None,
+        time_col: str | None = None,
+        value_col: str | None = None,
+        covariate_cols: list[str] | None = None,
+        freq: str | None = None,
+    ) -> Forecaster:
+        """Train on ``y`` (see :func:`rnnkit.data.timeseries.to_collection` for the layouts).
+
+        Returns:
+            ``self``, fitted.
+        """
+        self._layout = {"id_col": id_col, "time_col": time_col, "value_col": value_col,
+                        "covariate_cols": covariate_cols, "freq": freq}
+        collection = to_collection(y, covariates=covariates, **self._layout)
+        return self._fit_collection(collection)
+
+    def _fit_collection(self, collection: SeriesCollection) -> Forecaster:
+        cfg = self.config
+        context, horizon, lag = cfg.window(), cfg.horizon, cfg.lag() or 0
+        needed = cfg.min_length()
+        for name, values in zip(collection.ids, collection.values, strict=True):
+            if len(values) < needed:
+                parts = f"context_length + season_length + horizon = {context} + {lag} + {horizon}" if lag else (
+                    f"context_length + horizon = {context} + {horizon}")
+                raise SeriesError(
+                    f"series {name!r} has {len(values)} points; the model needs at least {parts} = {needed} "
+                    "(lower context_length or horizon)"
+                )
+            if not np.isfinite(values).any():
+                raise SeriesError(f"series {name!r} has no observed value")
+        torch.manual_seed(cfg.seed)
+        scales = series_scales(collection)
+        self.scales_ = dict(zip(collection.ids, scales.tolist(), strict=True))
+        arrays = build_arrays(collection, use_calendar=cfg.calendar)
+        train_ends, val_ends = [], []
+        for values in collection.values:
+            n = len(values)
+            held_out = int(round(cfg.val_fraction * n))
+            held_out = max(held_out, horizon) if held_out else 0
+            if held_out and n - held_out - horizon >= context + lag:
+                train_ends.append(range(context + lag, n - held_out - horizon + 1))
+                val_ends.append(range(n - held_out, n - horizon + 1))
+            else:
+                train_ends.append(range(context + lag, n - horizon + 1))
+                val_ends.append(range(0))
+        make = lambda ends: WindowDataset(  # noqa: E731
+            arrays, scales, context=context, horizon=horizon, ends=ends, impute=cfg.impute, season_length=cfg.lag()
+        )
+        train, val = make(train_ends), make(val_ends)
+        if len(train) == 0:
+            raise SeriesError("y: no training window has an observed target; the series is all missing values")
+        num_features = arrays[0].features.shape[1] + (1 if lag else 0)
+        self.network = DECODERS[cfg.decoder](
+            horizon=horizon, num_features=num_features, cell=cfg.cell, hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers, dropout=cfg.dropout, likelihood=cfg.likelihood,
+        )
+        start = time.perf_counter()
+        self.training_log_ = self._train(self.network, train, val if len(val) else None)
+        self.fit_seconds_ = time.perf_counter() - start
+        self.history_ = collection
+        return self
+
+    def _train(self, network: torch.nn.Module, train: WindowDataset, val: WindowDataset | None) -> list[dict]:
+        from rnnkit.tasks.forecast._fit import train_network
+
+        return train_network(network, train, val, self.config)
+
+    # -------------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if self.network is None or self.history_ is None:
+            raise RuntimeError("Forecaster: call fit() (or rnnkit.load) before predict()")
+
+    def predict(
+        self,
+        horizon: int | None = None,
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        *,
+        y: pd.Series | pd.DataFrame | None = None,
+        covariates: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Forecast the ``horizon`` steps after the end of the history.
+
+        Args:
+            horizon: steps (default: the model's; the direct decoder cannot exceed it).
+            quantiles: levels in (0, 1) to report as columns ``q<level>``.
+            y: new history to forecast from (same layout as in ``fit``), e.g. to continue a saved
+                model on data that arrived after training; default: the data given to ``fit``.
+            covariates: user covariates for the future steps (when the model was fitted with some).
+
+        Returns:
+            DataFrame indexed by the future timestamps (by ``(id, time)`` for several series) with
+            a ``mean`` column and one column per quantile.
+        """
+        self._check_fitted()
+        cfg = self.config
+        horizon = horizon or cfg.horizon
+        for q in quantiles:
+            if not 0 < q < 1:
+                raise ValueError(f"quantiles: every level must lie in (0, 1), got {q}")
+        if cfg.decoder == "direct" and horizon > cfg.horizon:
+            raise ValueError(f"horizon: the direct decoder forecasts at most {cfg.horizon} steps, got {horizon}")
+        history = self.history_ if y is None else to_collection(y, **self._layout)
+        future_covs = self._future_covariates(history, covariates, self._feature_steps(horizon))
+        return self.predict_collection(history, horizon, tuple(quantiles), future_covs)
+
+    def predict_collection(
+        self,
+        history: SeriesCollection,
+        horizon: int,
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        future_covariates: list[np.ndarray] | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`predict` from an already checked :class:`SeriesCollection`."""
+        columns = self.forecast_arrays(history, horizon, quantiles, future_covariates)
+        frames = []
+        for i, name in enumerate(history.ids):
+            index = history.future_index(i, horizon)
+            frame = pd.DataFrame({c: v[i] for c, v in columns.items()}, index=index)
+            if len(history) > 1:
+                frame.index = pd.MultiIndex.from_arrays([[name] * horizon, index], names=["id", index.name or "time"])
+            frames.append(frame)
+        return pd.concat(frames) if len(frames) > 1 else frames[0]
+
+    def _feature_steps(self, horizon: int) -> int:
+        # The direct head reads features of its whole trained horizon, even for shorter forecasts.
+        return horizon if self.config.decoder == "autoregressive" else self.config.horizon
+
+    def forecast_arrays(
+        self,
+        history: SeriesCollection,
+        horizon: int,
+        quantiles: tuple[float, ...],
+        future_covariates: list[np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Forecasts from the end of each series of ``history``, in the data's units.
+
+        Returns:
+            ``{"mean": (N, horizon), "q0.1": (N, horizon), ...}`` for the ``N`` series.
+        """
+        self._check_fitted()
+        cfg = self.config
+        steps = self._feature_steps(horizon)
+        arrays = build_arrays(history, use_calendar=cfg.calendar, future_covariates=future_covariates, horizon=steps)
+        context = cfg.window()
+        fallback = series_scales(history)
+        windows = []
+        for i, (name, values) in enumerate(zip(history.ids, history.values, strict=True)):
+            if len(values) < context:
+                raise SeriesError(f"series {name!r} has {len(values)} points; forecasting needs at least "
+                                  f"context_length = {context}")
+            scale = self.scales_.get(name, float(fallback[i]))
+            windows.append(make_window(arrays[i], len(values), context=context, horizon=steps, scale=scale,
+                                       impute=cfg.impute, season_length=cfg.lag()))
+        batch = {k: torch.stack([w[k] for w in windows]) for k in windows[0]}
+        self.network.eval()
+        torch.manual_seed(cfg.seed)
+        result = self.network.forecast(batch, quantiles, num_samples=cfg.num_samples)
+        level, scale = batch["level"].unsqueeze(1), batch["scale"].unsqueeze(1)
+
+        def unscale(z: torch.Tensor) -> np.ndarray:
+            return (level + scale * z.double()).numpy()[:, :horizon]
+
+        columns = {"mean": unscale(result["mean"])}
+        columns.update({f"q{q:g}": unscale(result["quantiles"][q]) for q in quantiles})
+        return columns
+
+    def _future_covariates(self, history: SeriesCollection, covariates, steps: int) -> list[np.ndarray] | None:
+        if not history.covariate_names:
+            return None
+        if covariates is None:
+            raise ValueError(f"covariates: the model was fitted with covariates {history.covariate_names}; "
+                             f"give their values for the next {steps} steps")
+        future = []
+        for i, name in enumerate(history.ids):
+            index = history.future_index(i, steps)
+            frame = covariates
+            if self._layout.get("id_col"):
+                id_col, time_col = self._layout["id_col"], self._layout["time_col"]
+                frame = covariates[covariates[id_col].astype(str) == name].set_index(time_col)
+            frame = frame.set_axis(pd.Index(pd.to_datetime(frame.index)) if history.freq else frame.index)
+            missing = ~index.isin(frame.index)
+            if missing.any():
+                raise SeriesError(f"covariates: no row for future time {index[np.argmax(missing)]} of series {name!r}")
+            future.append(frame.loc[index, history.covariate_names].to_numpy(dtype=float))
+        return future
+
+    # ----------------------------------------------------------- save / load
+    def save(self, path: str | Path) -> Path:
+        """Write the model to the folder ``path``: ``config.json`` (settings, scales, the recent
+        history needed to forecast) and ``model.safetensors`` (network weights). Nothing is pickled.
+
+        Returns:
+            The folder.
+        """
+        self._check_fitted()
+        from safetensors.torch import save_file
+
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        keep = self.config.window()
+        history = self.history_
+        state = {
+            "scales": self.scales_,
+            "layout": self._layout,
+            "freq": history.freq.freqstr if history.freq is not None else None,
+            "covariate_names": history.covariate_names,
+            "num_features": self.network.num_features,
+            "history": [
+                {
+                    "id": name,
+                    "times": [str(t) for t in times[-keep:]],
+                    "values": [None if not np.isfinite(v) else float(v) for v in values[-keep:]],
+                    "covariates": covs[-keep:].tolist() if history.covariate_names else [],
+                }
+                for name, times, values, covs in zip(
+                    history.ids, history.times, history.values,
+                    history.covariates or [np.zeros((len(v), 0)) for v in history.values], strict=True,
+                )
+            ],
+            "training_log": self.training_log_,
+            "fit_seconds": self.fit_seconds_,
+        }
+        document = {"class": "Forecaster", "rnnkit_version": _version(), "config": asdict(self.config), "state": state}
+        _atomic_write_text(folder / "config.json", json.dumps(document, indent=1))
+        weights = {k: v.detach().contiguous() for k, v in self.network.state_dict().items()}
+        tmp = folder / "model.safetensors.tmp"
+        save_file(weights, str(tmp))
+        os.replace(tmp, folder / "model.safetensors")
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> Forecaster:
+        """Read a model written by :meth:`save`."""
+        from safetensors.torch import load_file
+
+        folder = Path(path)
+        config_file, weights_file = folder / "config.json", folder / "model.safetensors"
+        for file in (config_file, weights_file):
+            if not file.is_file():
+                raise FileNotFoundError(f"path: {folder} is not a saved Forecaster (missing {file.name})")
+        try:
+            document = json.loads(config_file.read_text())
+            config, state = document["config"], document["state"]
+        except (json.JSONDecodeError, KeyError) as error:
+            raise ValueError(f"path: {config_file} is corrupted or not a Forecaster config ({error})") from None
+        model = cls(config.pop("horizon"), **config)
+        cfg = model.config
+        freq = pd.tseries.frequencies.to_offset(state["freq"]) if state["freq"] else None
+        series = state["history"]
+        make_index = (lambda ts: pd.DatetimeIndex(pd.to_datetime(ts), freq=freq)) if freq else (
+            lambda ts: pd.Index([int(t) for t in ts]))
+        model.history_ = SeriesCollection(
+            [s["id"] for s in series],
+            [make_index(s["times"]) for s in series],
+            [np.array([np.nan if v is None else v for v in s["values"]], dtype=float) for s in series],
+            [np.array(s["covariates"], dtype=float).reshape(len(s["values"]), -1) for s in series],
+            list(state["covariate_names"]),
+            freq,
+        )
+        model.scales_ = {k: float(v) for k, v in state["scales"].items()}
+        model._layout = state["layout"]
+        model.training_log_ = state.get("training_log", [])
+        model.fit_seconds_ = state.get("fit_seconds", 0.0)
+        model.network = DECODERS[cfg.decoder](
+            horizon=cfg.horizon, num_features=state["num_features"], cell=cfg.cell, hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers, dropout=cfg.dropout, likelihood=cfg.likelihood,
+        )
+        try:
+            model.network.load_state_dict(load_file(str(weights_file)))
+        except Exception as error:  # safetensors raises its own error types for damaged files
+            raise ValueError(f"path: {weights_file} could not be read as this model's weights ({error})") from None
+        return model
+
+
+def _version() -> str:
+    from rnnkit import __version__
+
+    return __version__
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
