@@ -13,12 +13,23 @@ from rnnkit.training import Trainer, TrainerConfig
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # The forecaster pulls in pandas; import it only when asked for.
+    if name == "Forecaster":
+        from rnnkit.tasks.forecast import Forecaster
+
+        return Forecaster
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
+
+
 __all__ = [
     "GRU",
     "LSTM",
     "RNN",
     "BackendChoice",
     "ElmanCell",
+    "Forecaster",
     "GRUCell",
     "LSTMCell",
     "LSTMState",

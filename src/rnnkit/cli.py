@@ -251,20 +251,24 @@ def _diagnose(argv: Sequence[str]) -> int:
     return 0
 
 
-def _demo(argv: Sequence[str]) -> int:
-    from rnnkit.tasks.quick_forecast import QuickForecastConfig, run_quick_forecast
+def _forecast(argv: Sequence[str]) -> int:
+    from rnnkit.tasks.forecast.cli import main as forecast_main
 
-    parser = argparse.ArgumentParser(prog="rnnkit demo")
-    parser.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    args = parser.parse_args(argv)
-    run_quick_forecast(QuickForecastConfig(epochs=args.epochs))
-    return 0
+    return forecast_main(argv)
+
+
+def _demo(argv: Sequence[str]) -> int:
+    from rnnkit.tasks.forecast.cli import run_forecast
+
+    return run_forecast(["--dataset", "sunspots", *argv])
 
 
 COMMANDS = {
     "train": (_train, "train a task: rnnkit train --config run.yaml [--max-epochs 5 --task.steps 100 ...]"),
     "diagnose": (_diagnose, "plot the gradient norm per time step and layer (vanishing gradients)"),
-    "demo": (_demo, "train a small LSTM on the embedded sunspot series and compare with naive"),
+    "forecast": (_forecast, "backtest and forecast a series: rnnkit forecast [--data file.csv ...]; "
+                            "rnnkit forecast predict --model DIR"),
+    "demo": (_demo, "the forecasting pipeline on the embedded sunspot series (same as rnnkit forecast)"),
 }
 
 
@@ -279,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
+    from rnnkit.data.timeseries import SeriesError
     from rnnkit.serialization import SerializationError
     from rnnkit.training import BatchError, TrainingDiverged
 
@@ -293,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run, _ = COMMANDS[argv[0]]
     try:
         return run(argv[1:])
-    except (CLIError, SerializationError, BatchError, ImportError) as error:
+    except (CLIError, SerializationError, BatchError, ImportError, SeriesError) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

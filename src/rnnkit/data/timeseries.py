@@ -78,7 +78,9 @@ def _as_time_index(raw: pd.Index | pd.Series, where: str) -> pd.Index:
     try:
         return pd.DatetimeIndex(pd.to_datetime(values))
     except (ValueError, TypeError) as error:
-        raise SeriesError(f"{where}: expected timestamps or integer time steps, could not parse them ({error})") from None
+        raise SeriesError(
+            f"{where}: expected timestamps or integer time steps, could not parse them ({error})"
+        ) from None
 
 
 def _numeric(column: pd.Series, name: str) -> np.ndarray:
@@ -221,12 +223,16 @@ def to_collection(
 def _from_long(frame, id_col, time_col, value_col, covariate_cols, freq) -> SeriesCollection:
     for role, name in (("id_col", id_col), ("time_col", time_col), ("value_col", value_col)):
         if name is None or name not in frame.columns:
-            raise SeriesError(f"{role}: expected a column of the long frame, got {name!r}; columns are {list(frame.columns)}")
+            raise SeriesError(
+                f"{role}: expected a column of the long frame, got {name!r}; columns are {list(frame.columns)}"
+            )
     for name in covariate_cols:
         if name not in frame.columns:
             raise SeriesError(f"covariate_cols: no column {name!r}; columns are {list(frame.columns)}")
     values = _numeric(frame[value_col], value_col)
-    covs = np.column_stack([_numeric(frame[c], c) for c in covariate_cols]) if covariate_cols else np.zeros((len(frame), 0))
+    covs = np.zeros((len(frame), 0))
+    if covariate_cols:
+        covs = np.column_stack([_numeric(frame[c], c) for c in covariate_cols])
     times = _as_time_index(frame[time_col], f"column {time_col!r}")
     offset = pd.tseries.frequencies.to_offset(freq) if freq else None
     out = SeriesCollection([], [], [], [], list(covariate_cols), offset)
@@ -258,11 +264,11 @@ def calendar_features(times: pd.Index, freq: pd.DateOffset | None) -> np.ndarray
     step = pd.Timedelta(pd.Timestamp("2001-01-01") + freq - pd.Timestamp("2001-01-01"))
     cycles = []
     if step < pd.Timedelta(days=1):
-        cycles.append(((times.hour * 60 + times.minute).to_numpy() / (24 * 60)))
+        cycles.append((times.hour * 60 + times.minute).to_numpy() / (24 * 60))
     if step <= pd.Timedelta(days=1):
-        cycles.append(times.dayofweek.to_numpy() / 7)
+        cycles.append(times.day_of_week.to_numpy() / 7)
     if pd.Timedelta(days=1) <= step < pd.Timedelta(days=28):
-        cycles.append((times.dayofyear.to_numpy() - 1) / 366)
+        cycles.append((times.day_of_year.to_numpy() - 1) / 366)
     if step >= pd.Timedelta(days=28):
         cycles.append((times.month.to_numpy() - 1) / 12)
     angles = 2 * np.pi * np.stack(cycles, axis=1)

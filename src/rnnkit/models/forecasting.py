@@ -58,6 +58,8 @@ class DirectForecastNet(_ForecastNet):
         hidden_size, num_layers, dropout: of the encoder.
         likelihood: ``"gaussian"``, ``"student_t"`` or ``"quantile"``.
         step_size: width of each horizon step's representation before the likelihood.
+        baseline_feature: index of a future feature that is itself a forecast (the seasonal naive
+            one); the network then predicts a correction to it rather than the value.
     """
 
     def __init__(
@@ -71,10 +73,14 @@ class DirectForecastNet(_ForecastNet):
         dropout: float = 0.1,
         likelihood: str = "gaussian",
         step_size: int = 16,
+        baseline_feature: int | None = None,
     ) -> None:
         super().__init__(horizon=horizon, num_features=num_features, likelihood=likelihood)
         self.encoder = Recurrent(cell, 2 + num_features, hidden_size, num_layers=num_layers, dropout=dropout)
         self.step_size = step_size
+        self.baseline_feature = baseline_feature
+        # How much of the baseline forecast to keep: starts at all of it, learnt from there.
+        self.baseline_weight = nn.Parameter(torch.ones(())) if baseline_feature is not None else None
         self.head = nn.Sequential(
             nn.Linear(self.encoder.output_size + horizon * num_features, hidden_size),
             nn.GELU(),
@@ -90,7 +96,8 @@ class DirectForecastNet(_ForecastNet):
         future = batch["future_features"]
         summary = torch.cat([encoded[:, -1], future.flatten(1)], dim=-1)
         steps = self.head(summary).view(-1, self.horizon, self.step_size)
-        return self.likelihood(torch.cat([steps, future], dim=-1))
+        offset = None if self.baseline_feature is None else self.baseline_weight * future[..., self.baseline_feature]
+        return self.likelihood(torch.cat([steps, future], dim=-1), offset)
 
     def training_step(self, batch: dict[str, Tensor]) -> Tensor:
         params = self.distribution_params(batch)

@@ -33,9 +33,13 @@ class Likelihood(nn.Module):
         super().__init__()
         self.proj = nn.Linear(in_features, self.num_params)
 
-    def forward(self, features: Tensor) -> Tensor:
-        """Parameters ``(..., num_params)`` from features ``(..., F)``."""
-        return self.proj(features)
+    def forward(self, features: Tensor, offset: Tensor | None = None) -> Tensor:
+        """Parameters ``(..., num_params)`` from features ``(..., F)``; ``offset`` ``(...)`` shifts the
+        location (the network then learns a correction to it)."""
+        params = self.proj(features)
+        if offset is not None:
+            params = torch.cat([params[..., :1] + offset.unsqueeze(-1), params[..., 1:]], dim=-1)
+        return params
 
     def loss(self, params: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
         """Mean loss over the observed targets (``mask`` True where observed)."""
@@ -119,13 +123,14 @@ class QuantileLikelihood(Likelihood):
         super().__init__(in_features)
         self.register_buffer("_levels", torch.tensor(self.levels), persistent=False)
 
-    def forward(self, features: Tensor) -> Tensor:
+    def forward(self, features: Tensor, offset: Tensor | None = None) -> Tensor:
         raw = self.proj(features)
         mid = self.levels.index(0.5)
         steps = F.softplus(raw)
         above = raw[..., mid : mid + 1] + torch.cumsum(steps[..., mid + 1 :], dim=-1)
         below = raw[..., mid : mid + 1] - torch.cumsum(steps[..., :mid].flip(-1), dim=-1).flip(-1)
-        return torch.cat([below, raw[..., mid : mid + 1], above], dim=-1)
+        params = torch.cat([below, raw[..., mid : mid + 1], above], dim=-1)
+        return params if offset is None else params + offset.unsqueeze(-1)
 
     def loss(self, params: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
         error = torch.nan_to_num(target).unsqueeze(-1) - params

@@ -3,11 +3,8 @@ save / load), for one series or many series trained as one global model."""
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +13,8 @@ import torch
 from rnnkit.data.timeseries import SeriesCollection, SeriesError, to_collection
 from rnnkit.data.windows import WindowDataset, build_arrays, make_window, series_scales
 from rnnkit.models.forecasting import AutoregressiveForecastNet, DirectForecastNet
+from rnnkit.serialization import Saveable, load_state_dict_checked
+from rnnkit.training import Trainer
 
 DECODERS = {"direct": DirectForecastNet, "autoregressive": AutoregressiveForecastNet}
 
@@ -60,7 +59,25 @@ class ForecasterConfig:
         return self.window() + (self.lag() or 0) + self.horizon
 
 
-class Forecaster:
+class _KeepBest:
+    """Trainer callback: remember the weights of the epoch with the lowest validation metric."""
+
+    def __init__(self, network: torch.nn.Module, metric: str) -> None:
+        self.network, self.metric = network, metric
+        self.best, self.weights = float("inf"), None
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        value = record.get(self.metric)
+        if value is not None and value < self.best:
+            self.best = value
+            self.weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
+
+    def restore(self) -> None:
+        if self.weights is not None:
+            self.network.load_state_dict(self.weights)
+
+
+class Forecaster(Saveable):
     """Probabilistic multi-step forecasts from a recurrent network.
 
     Args:
@@ -152,7 +169,7 @@ class Forecaster:
         train_ends, val_ends = [], []
         for values in collection.values:
             n = len(values)
-            held_out = int(round(cfg.val_fraction * n))
+            held_out = round(cfg.val_fraction * n)
             held_out = max(held_out, horizon) if held_out else 0
             if held_out and n - held_out - horizon >= context + lag:
                 train_ends.append(range(context + lag, n - held_out - horizon + 1))
@@ -166,21 +183,34 @@ class Forecaster:
         train, val = make(train_ends), make(val_ends)
         if len(train) == 0:
             raise SeriesError("y: no training window has an observed target; the series is all missing values")
-        num_features = arrays[0].features.shape[1] + (1 if lag else 0)
-        self.network = DECODERS[cfg.decoder](
-            horizon=horizon, num_features=num_features, cell=cfg.cell, hidden_size=cfg.hidden_size,
-            num_layers=cfg.num_layers, dropout=cfg.dropout, likelihood=cfg.likelihood,
-        )
+        self.network = self._build_network(arrays[0].features.shape[1] + (1 if lag else 0))
         start = time.perf_counter()
         self.training_log_ = self._train(self.network, train, val if len(val) else None)
         self.fit_seconds_ = time.perf_counter() - start
         self.history_ = collection
         return self
 
-    def _train(self, network: torch.nn.Module, train: WindowDataset, val: WindowDataset | None) -> list[dict]:
-        from rnnkit.tasks.forecast._fit import train_network
+    def _build_network(self, num_features: int) -> torch.nn.Module:
+        cfg = self.config
+        options = {}
+        if cfg.decoder == "direct" and cfg.lag():
+            options["baseline_feature"] = 0  # make_window puts the seasonal naive forecast first
+        return DECODERS[cfg.decoder](
+            horizon=cfg.horizon, num_features=num_features, cell=cfg.cell, hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers, dropout=cfg.dropout, likelihood=cfg.likelihood, **options,
+        )
 
-        return train_network(network, train, val, self.config)
+    def _train(self, network: torch.nn.Module, train: WindowDataset, val: WindowDataset | None) -> list[dict]:
+        cfg = self.config
+        options = {
+            "max_epochs": None, "max_steps": cfg.max_steps, "batch_size": cfg.batch_size, "lr": cfg.lr,
+            "optimizer": "adam", "scheduler": "one-cycle", "clip_grad_norm": 1.0, "seed": cfg.seed,
+            "progress_bar": cfg.progress, "plot": False, **cfg.trainer_options,
+        }
+        keeper = _KeepBest(network, "val_loss")
+        result = Trainer(callbacks=[keeper] if val is not None else None, **options).fit(network, train, val)
+        keeper.restore()
+        return [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]
 
     # -------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
@@ -302,21 +332,18 @@ class Forecaster:
         return future
 
     # ----------------------------------------------------------- save / load
-    def save(self, path: str | Path) -> Path:
-        """Write the model to the folder ``path``: ``config.json`` (settings, scales, the recent
-        history needed to forecast) and ``model.safetensors`` (network weights). Nothing is pickled.
+    # ``save(dir)`` / ``rnnkit.load(dir)`` come from Saveable: the settings, scales and recent
+    # history go to config.json, the network weights to model.safetensors; nothing is pickled.
 
-        Returns:
-            The folder.
-        """
+    def get_config(self) -> dict:
+        return asdict(self.config)
+
+    def json_state(self) -> dict:
         self._check_fitted()
-        from safetensors.torch import save_file
-
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        keep = self.config.window()
+        keep = self.config.window() + (self.config.lag() or 0)
         history = self.history_
-        state = {
+        covariates = history.covariates or [np.zeros((len(v), 0)) for v in history.values]
+        return {
             "scales": self.scales_,
             "layout": self._layout,
             "freq": history.freq.freqstr if history.freq is not None else None,
@@ -326,76 +353,41 @@ class Forecaster:
                 {
                     "id": name,
                     "times": [str(t) for t in times[-keep:]],
-                    "values": [None if not np.isfinite(v) else float(v) for v in values[-keep:]],
-                    "covariates": covs[-keep:].tolist() if history.covariate_names else [],
+                    "values": [float(v) if np.isfinite(v) else None for v in values[-keep:]],
+                    "covariates": covs[-keep:].tolist(),
                 }
-                for name, times, values, covs in zip(
-                    history.ids, history.times, history.values,
-                    history.covariates or [np.zeros((len(v), 0)) for v in history.values], strict=True,
-                )
+                for name, times, values, covs in zip(history.ids, history.times, history.values, covariates,
+                                                     strict=True)
             ],
             "training_log": self.training_log_,
             "fit_seconds": self.fit_seconds_,
         }
-        document = {"class": "Forecaster", "rnnkit_version": _version(), "config": asdict(self.config), "state": state}
-        _atomic_write_text(folder / "config.json", json.dumps(document, indent=1))
-        weights = {k: v.detach().contiguous() for k, v in self.network.state_dict().items()}
-        tmp = folder / "model.safetensors.tmp"
-        save_file(weights, str(tmp))
-        os.replace(tmp, folder / "model.safetensors")
-        return folder
 
-    @classmethod
-    def load(cls, path: str | Path) -> Forecaster:
-        """Read a model written by :meth:`save`."""
-        from safetensors.torch import load_file
-
-        folder = Path(path)
-        config_file, weights_file = folder / "config.json", folder / "model.safetensors"
-        for file in (config_file, weights_file):
-            if not file.is_file():
-                raise FileNotFoundError(f"path: {folder} is not a saved Forecaster (missing {file.name})")
-        try:
-            document = json.loads(config_file.read_text())
-            config, state = document["config"], document["state"]
-        except (json.JSONDecodeError, KeyError) as error:
-            raise ValueError(f"path: {config_file} is corrupted or not a Forecaster config ({error})") from None
-        model = cls(config.pop("horizon"), **config)
-        cfg = model.config
+    def load_json_state(self, state: dict) -> None:
         freq = pd.tseries.frequencies.to_offset(state["freq"]) if state["freq"] else None
+
+        def index(times: list[str]) -> pd.Index:
+            return pd.DatetimeIndex(pd.to_datetime(times), freq=freq) if freq else pd.Index([int(t) for t in times])
+
         series = state["history"]
-        make_index = (lambda ts: pd.DatetimeIndex(pd.to_datetime(ts), freq=freq)) if freq else (
-            lambda ts: pd.Index([int(t) for t in ts]))
-        model.history_ = SeriesCollection(
+        self.history_ = SeriesCollection(
             [s["id"] for s in series],
-            [make_index(s["times"]) for s in series],
+            [index(s["times"]) for s in series],
             [np.array([np.nan if v is None else v for v in s["values"]], dtype=float) for s in series],
             [np.array(s["covariates"], dtype=float).reshape(len(s["values"]), -1) for s in series],
             list(state["covariate_names"]),
             freq,
         )
-        model.scales_ = {k: float(v) for k, v in state["scales"].items()}
-        model._layout = state["layout"]
-        model.training_log_ = state.get("training_log", [])
-        model.fit_seconds_ = state.get("fit_seconds", 0.0)
-        model.network = DECODERS[cfg.decoder](
-            horizon=cfg.horizon, num_features=state["num_features"], cell=cfg.cell, hidden_size=cfg.hidden_size,
-            num_layers=cfg.num_layers, dropout=cfg.dropout, likelihood=cfg.likelihood,
-        )
-        try:
-            model.network.load_state_dict(load_file(str(weights_file)))
-        except Exception as error:  # safetensors raises its own error types for damaged files
-            raise ValueError(f"path: {weights_file} could not be read as this model's weights ({error})") from None
-        return model
+        self.scales_ = {k: float(v) for k, v in state["scales"].items()}
+        self._layout = state["layout"]
+        self.training_log_ = state.get("training_log", [])
+        self.fit_seconds_ = state.get("fit_seconds", 0.0)
+        self.network = self._build_network(state["num_features"])
 
+    def tensor_state(self) -> dict[str, torch.Tensor]:
+        self._check_fitted()
+        return dict(self.network.state_dict())
 
-def _version() -> str:
-    from rnnkit import __version__
-
-    return __version__
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    def load_tensor_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        load_state_dict_checked(self.network, tensors, what="Forecaster network")
+        self.network.eval()

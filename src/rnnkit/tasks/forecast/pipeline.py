@@ -123,10 +123,11 @@ def _write(report: ForecastReport, collection, forecaster: Forecaster, name: str
     report.future.to_csv(files["future_csv"])
     rnn_label = next(iter(report.forecasts))
     first = collection.ids[0]
+    label = f"{name} ({first})" if len(collection) > 1 else name
     files["forecast_png"] = plot_forecast(
         collection.times[0], collection.values[0], report.forecasts[rnn_label].query("id == @first"),
         _one_series(report.future, first), out / "forecast.png",
-        title=f"{name} ({first}): {rnn_label}", history_steps=forecaster.config.window() + 6 * forecaster.config.horizon,
+        title=f"{label}: {rnn_label}", history_steps=forecaster.config.window() + 6 * forecaster.config.horizon,
     )
     files["errors_png"] = plot_errors_by_step(
         {m: errors_by_step(f) for m, f in report.forecasts.items()}, out / "errors_by_horizon.png",
