@@ -5,13 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench moving-digits clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned, so nothing later can resolve a different (CUDA) build.
 	$(PY) -m pip install --quiet -c constraints.txt "torch==2.13.0"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,plots,tensorboard,forecast,datasets]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,plots,tensorboard,mnist,forecast,datasets]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/scan_speed.py
+
+moving-digits: $(STAMP)
+	$(PY) -m rnnkit moving-digits
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -141,3 +141,16 @@ def test_saving_again_replaces_the_files_atomically(tmp_path):
     model.save(tmp_path / "m")
     assert rnnkit.load(tmp_path / "m").head.bias.item() == 3.0
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_regularisers_survive_save_and_load(tmp_path):
+    layer = rnnkit.Recurrent(
+        "lstm", 3, 4, regularizers=[rnnkit.Zoneout((0.1, 0.3)), rnnkit.VariationalDropout(0.2),
+                                    rnnkit.DropConnect(0.5)],
+    )
+    layer.save(tmp_path / "reg")
+    loaded = rnnkit.load(tmp_path / "reg")
+    assert [repr(r) for r in loaded.regularizers] == [repr(r) for r in layer.regularizers]
+    x = torch.randn(2, 5, 3)
+    layer.eval()
+    assert torch.allclose(loaded(x)[0], layer(x)[0])  # zoneout's expectation at eval needs the rates

@@ -4,10 +4,37 @@ Every cell runs through one driver (:class:`Recurrent`); :class:`RNN`, :class:`L
 :class:`GRU` are drop-in replacements for their ``torch.nn`` namesakes.
 """
 
-from rnnkit import cells, diagnostics
+from rnnkit import cells, diagnostics, init
 from rnnkit.backends import BackendChoice
-from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, LSTMState, RecurrentCell
-from rnnkit.layers import GRU, LSTM, RNN, Recurrent
+from rnnkit.cells import (
+    ConvGRUCell,
+    ConvLSTMCell,
+    ElmanCell,
+    GRUCell,
+    IndRNNCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    LinearRecurrentCell,
+    LRUCell,
+    LSTMCell,
+    LSTMState,
+    MinGRUCell,
+    MinLSTMCell,
+    RecurrentCell,
+    SLSTMCell,
+)
+from rnnkit.layers import (
+    CRNN,
+    GRU,
+    LSTM,
+    RNN,
+    Conv1dFrontEnd,
+    Conv2dFrontEnd,
+    DropConnect,
+    Recurrent,
+    VariationalDropout,
+    Zoneout,
+)
 from rnnkit.serialization import Saveable, SerializationError, load
 from rnnkit.training import Trainer, TrainerConfig
 
@@ -24,23 +51,40 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "CRNN",
     "GRU",
     "LSTM",
     "RNN",
     "BackendChoice",
+    "Conv1dFrontEnd",
+    "Conv2dFrontEnd",
+    "ConvGRUCell",
+    "ConvLSTMCell",
+    "DropConnect",
     "ElmanCell",
     "Forecaster",
     "GRUCell",
+    "IndRNNCell",
+    "LRUCell",
     "LSTMCell",
     "LSTMState",
+    "LayerNormGRUCell",
+    "LayerNormLSTMCell",
+    "LinearRecurrentCell",
+    "MinGRUCell",
+    "MinLSTMCell",
     "Recurrent",
     "RecurrentCell",
+    "SLSTMCell",
     "Saveable",
     "SerializationError",
     "Trainer",
     "TrainerConfig",
+    "VariationalDropout",
+    "Zoneout",
     "__version__",
     "cells",
     "diagnostics",
+    "init",
     "load",
 ]

@@ -7,7 +7,7 @@ variable lengths is only paid when some sequence is shorter than the batch's tim
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -101,9 +101,10 @@ def run_layers(
     dropout: float = 0.0,
     training: bool = False,
     residual: bool = False,
+    run_cell: Callable[..., tuple[Tensor, State]] = run_loop,
     step_outputs: list[list[Tensor]] | None = None,
 ) -> tuple[Tensor, list[State]]:
-    """Run a stack of (possibly bidirectional) layers with the loop backend.
+    """Run a stack of (possibly bidirectional) layers, one cell at a time.
 
     Args:
         cells: ``cells[layer][direction]``; direction 1, if present, reads time reversed.
@@ -113,26 +114,32 @@ def run_layers(
         dropout: dropout probability on the outputs of every layer but the last (training only).
         training: whether dropout is active.
         residual: add each layer's input to its output, for every layer after the first.
+        run_cell: runs one cell over the sequence, with :func:`run_loop`'s signature
+            (``run_loop`` itself, or ``rnnkit.backends.scan.run_scan``).
         step_outputs: if given, one list per cell (``layer * directions + direction`` order) of
-            its per-step outputs is appended (see :func:`run_loop`).
+            its per-step outputs is appended (see :func:`run_loop`); only ``run_loop`` records them.
 
     Returns:
-        ``(outputs, final_states)`` with outputs ``(T, B, directions * output_size)``.
+        ``(outputs, final_states)`` with outputs ``(T, B, directions * output_size, ...)``: the
+        directions are concatenated on the feature axis (dim 2), which is also the channel axis
+        of spatial cells.
     """
     finals: list[State] = []
     layer_input = x
     for index, layer in enumerate(cells):
         outs = []
         for direction, cell in enumerate(layer):
-            steps: list[Tensor] | None = None if step_outputs is None else []
-            out, final = run_loop(
-                cell, layer_input, states[len(finals)], lengths=lengths, reverse=direction == 1, step_outputs=steps
-            )
-            if step_outputs is not None:
+            if step_outputs is None:
+                out, final = run_cell(cell, layer_input, states[len(finals)], lengths=lengths, reverse=direction == 1)
+            else:
+                steps: list[Tensor] = []
+                out, final = run_loop(
+                    cell, layer_input, states[len(finals)], lengths=lengths, reverse=direction == 1, step_outputs=steps
+                )
                 step_outputs.append(steps)
             outs.append(out)
             finals.append(final)
-        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
+        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
         if residual and index > 0:
             out = out + layer_input
         if dropout > 0 and training and index < len(cells) - 1:

@@ -1,12 +1,33 @@
 """Recurrent cells: the math of one time step, one file per family (DESIGN.md layer 1)."""
 
 from rnnkit.cells.base import LSTMState, RecurrentCell, State, map_state, state_tensors
+from rnnkit.cells.conv import ConvGRUCell, ConvLSTMCell
 from rnnkit.cells.elman import ElmanCell
 from rnnkit.cells.gru import GRUCell
+from rnnkit.cells.indrnn import IndRNNCell
+from rnnkit.cells.layernorm import LayerNormGRUCell, LayerNormLSTMCell
+from rnnkit.cells.linear import LinearCoefficients, LinearRecurrentCell, LogCoefficients
+from rnnkit.cells.lru import LRUCell
 from rnnkit.cells.lstm import LSTMCell
+from rnnkit.cells.mingru import MinGRUCell, MinLSTMCell
+from rnnkit.cells.slstm import SLSTMCell, SLSTMState
 
 #: Names accepted wherever a cell class is expected (``Recurrent("lstm", ...)``).
-CELLS: dict[str, type[RecurrentCell]] = {"elman": ElmanCell, "rnn": ElmanCell, "lstm": LSTMCell, "gru": GRUCell}
+CELLS: dict[str, type[RecurrentCell]] = {
+    "elman": ElmanCell,
+    "rnn": ElmanCell,
+    "lstm": LSTMCell,
+    "gru": GRUCell,
+    "indrnn": IndRNNCell,
+    "layernorm_lstm": LayerNormLSTMCell,
+    "layernorm_gru": LayerNormGRUCell,
+    "mingru": MinGRUCell,
+    "minlstm": MinLSTMCell,
+    "lru": LRUCell,
+    "slstm": SLSTMCell,
+    "convlstm": ConvLSTMCell,
+    "convgru": ConvGRUCell,
+}
 
 
 def resolve_cell(cell: str | type[RecurrentCell]) -> type[RecurrentCell]:
@@ -23,11 +44,24 @@ def resolve_cell(cell: str | type[RecurrentCell]) -> type[RecurrentCell]:
 
 __all__ = [
     "CELLS",
+    "ConvGRUCell",
+    "ConvLSTMCell",
     "ElmanCell",
     "GRUCell",
+    "IndRNNCell",
+    "LRUCell",
     "LSTMCell",
     "LSTMState",
+    "LayerNormGRUCell",
+    "LayerNormLSTMCell",
+    "LinearCoefficients",
+    "LinearRecurrentCell",
+    "LogCoefficients",
+    "MinGRUCell",
+    "MinLSTMCell",
     "RecurrentCell",
+    "SLSTMCell",
+    "SLSTMState",
     "State",
     "map_state",
     "resolve_cell",

@@ -5,6 +5,14 @@ and the backends handle those. Writing a new cell means subclassing :class:`Recu
 and implementing :meth:`~RecurrentCell.project_input`, :meth:`~RecurrentCell.step` and
 :meth:`~RecurrentCell.state_shapes` (plus :attr:`~RecurrentCell.output_size` when the output
 is not ``hidden_size`` wide).
+
+Two optional extensions of the contract:
+
+* spatial cells (``ConvLSTMCell``) set :attr:`~RecurrentCell.num_feature_axes` to 3, take steps
+  ``(B, C, H, W)`` and override :meth:`~RecurrentCell.state_shapes_for`, whose state shape depends
+  on the input's spatial size;
+* cells whose recurrence is linear in the state subclass
+  :class:`rnnkit.cells.linear.LinearRecurrentCell`, so the parallel scan can run them.
 """
 
 from __future__ import annotations
@@ -90,6 +98,13 @@ class RecurrentCell(nn.Module):
 
     #: NamedTuple class for multi-tensor states (``None``: the state is one tensor).
     state_type: type | None = None
+    #: Axes of one example's input step: 1 for vectors ``(I,)``, 3 for images ``(C, H, W)``.
+    #: ``input_size`` is always the size of the first of them (features or channels).
+    num_feature_axes: int = 1
+    #: How many leading state tensors zoneout may mix with their previous values (``None``: all).
+    #: Zoneout also needs the step's output to be the first state tensor; a cell whose output is a
+    #: read-out of the state (``LRUCell``) sets 0, and sLSTM sets 1 (its ``c, n`` are stored rescaled).
+    zoneout_tensors: int | None = None
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
@@ -108,11 +123,24 @@ class RecurrentCell(nn.Module):
         """Per-example shape of each state tensor, in state order (default ``((H,),)``)."""
         return ((self.hidden_size,),)
 
+    def state_shapes_for(self, spatial: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+        """Per-example state shapes for inputs of spatial size ``spatial`` (``()`` for vector inputs).
+
+        Vector cells ignore ``spatial`` and return :meth:`state_shapes`; spatial cells override this.
+        """
+        return self.state_shapes()
+
     def initial_state(
-        self, batch_size: int, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None
+        self,
+        batch_size: int,
+        *,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+        spatial: tuple[int, ...] = (),
     ) -> State:
-        """A zero state for ``batch_size`` examples."""
-        zeros = [torch.zeros(batch_size, *shape, dtype=dtype, device=device) for shape in self.state_shapes()]
+        """A zero state for ``batch_size`` examples (of spatial size ``spatial`` for spatial cells)."""
+        shapes = self.state_shapes_for(tuple(spatial))
+        zeros = [torch.zeros(batch_size, *shape, dtype=dtype, device=device) for shape in shapes]
         if self.state_type is None:
             if len(zeros) != 1:
                 raise TypeError(f"{type(self).__name__} has {len(zeros)} state tensors but no state_type")
@@ -128,9 +156,11 @@ class RecurrentCell(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """One step from a raw input ``x`` of shape ``(B, I)``; ``state`` defaults to zeros."""
+        """One step from a raw input ``x`` of shape ``(B, I)`` (``(B, C, H, W)`` for spatial cells);
+        ``state`` defaults to zeros."""
         if state is None:
-            state = self.initial_state(x.shape[0], dtype=x.dtype, device=x.device)
+            spatial = tuple(x.shape[2:])
+            state = self.initial_state(x.shape[0], dtype=x.dtype, device=x.device, spatial=spatial)
         return self.step(self.project_input(x), state)
 
     def extra_repr(self) -> str:

@@ -1,6 +1,23 @@
 """User-facing recurrent modules (DESIGN.md layer 3)."""
 
 from rnnkit.layers.dropins import GRU, LSTM, RNN
+from rnnkit.layers.frontend import CRNN, Conv1dFrontEnd, Conv2dFrontEnd
 from rnnkit.layers.recurrent import Recurrent, StepRecord, recording_steps
+from rnnkit.layers.regularizers import DropConnect, Regularizer, StepHook, VariationalDropout, Zoneout
 
-__all__ = ["GRU", "LSTM", "RNN", "Recurrent", "StepRecord", "recording_steps"]
+__all__ = [
+    "CRNN",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Conv1dFrontEnd",
+    "Conv2dFrontEnd",
+    "DropConnect",
+    "Recurrent",
+    "Regularizer",
+    "StepHook",
+    "StepRecord",
+    "VariationalDropout",
+    "Zoneout",
+    "recording_steps",
+]

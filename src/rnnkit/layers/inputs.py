@@ -15,9 +15,14 @@ def _shape(t: Tensor) -> tuple[int, ...]:
     return tuple(t.shape)
 
 
-def check_sequence_input(x: object, *, input_size: int, batch_first: bool) -> Tensor:
-    """Check a batched sequence input: a floating-point 3-D tensor whose last dimension is ``input_size``."""
-    layout = "(batch, time, input_size)" if batch_first else "(time, batch, input_size)"
+def check_sequence_input(x: object, *, input_size: int, batch_first: bool, feature_axes: int = 1) -> Tensor:
+    """Check a batched sequence input: a floating-point tensor ``(B, T, I)`` (or ``(T, B, I)``).
+
+    With ``feature_axes=3`` (spatial cells) each step is an image: ``(B, T, C, H, W)`` with
+    ``C = input_size``.
+    """
+    features = "input_size" if feature_axes == 1 else "channels, height, width"
+    layout = f"(batch, time, {features})" if batch_first else f"(time, batch, {features})"
     if not isinstance(x, Tensor):
         raise TypeError(f"x: expected a torch.Tensor {layout}, got {type(x).__name__}")
     if not (x.is_floating_point() or x.is_complex()):
@@ -25,10 +30,12 @@ def check_sequence_input(x: object, *, input_size: int, batch_first: bool) -> Te
             f"x: expected a floating-point tensor, got dtype {x.dtype} (convert with x.float(); "
             "token ids need an nn.Embedding first)"
         )
-    if x.dim() != 3:
-        raise ValueError(f"x: expected a 3-D tensor {layout} with input_size={input_size}, got shape {_shape(x)}")
-    if x.shape[-1] != input_size:
-        raise ValueError(f"x: expected input_size={input_size} features in the last dimension, got shape {_shape(x)}")
+    rank = 2 + feature_axes
+    if x.dim() != rank:
+        raise ValueError(f"x: expected a {rank}-D tensor {layout} with input_size={input_size}, got shape {_shape(x)}")
+    if x.shape[2] != input_size:
+        where = "last dimension" if feature_axes == 1 else "channel dimension (dim 2)"
+        raise ValueError(f"x: expected input_size={input_size} features in the {where}, got shape {_shape(x)}")
     if x.shape[1 if batch_first else 0] == 0 and x.shape[0 if batch_first else 1] > 0:
         raise ValueError(f"x: the time dimension is empty (shape {_shape(x)}); give at least one step")
     return x

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,20 +11,36 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.backends import BackendChoice, check_backend_name, choose_backend
+from rnnkit.backends import CELL_RUNNERS, BackendChoice, check_backend_name, choose_backend
 from rnnkit.backends.loop import run_layers
 from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.cells import CELLS, RecurrentCell, State, map_state, resolve_cell
 from rnnkit.layers.inputs import check_lengths, check_sequence_input, check_state, lengths_from_mask
+from rnnkit.layers.regularizers import HookedCell, Regularizer, regularizer_from_config
 from rnnkit.serialization import Saveable, SerializationError, class_key
+
+
+class _WeightsSwapped(nn.Module):
+    """Runs ``fn`` under ``torch.func.functional_call`` so that sampled weights (DropConnect) replace
+    the cells' parameters for one call, for every backend alike."""
+
+    def __init__(self, cells: nn.ModuleDict, fn: Callable) -> None:
+        super().__init__()
+        self.cells = cells
+        self.fn = fn
+
+    def forward(self, *args: object) -> object:
+        return self.fn(*args)
 
 
 class Recurrent(nn.Module, Saveable):
     r"""A stack of recurrent layers built from any cell.
 
     Runs ``cell`` over time for ``num_layers`` layers, optionally in both directions, with
-    variable lengths, an explicit initial state and streaming. Standard Elman/LSTM/GRU stacks run
-    on PyTorch's fused kernels; every other cell runs on the reference loop (see :attr:`backend`).
+    variable lengths, an explicit initial state, streaming and recurrent regularisers. Standard
+    Elman/LSTM/GRU stacks run on PyTorch's fused kernels, cells linear in their state (minGRU,
+    minLSTM, LRU) on the parallel scan, every other cell on the reference loop (see :attr:`backend`).
+    Spatial cells (``"convlstm"``, ``"convgru"``) take image sequences ``(B, T, C, H, W)``.
 
     Args:
         cell: a :class:`~rnnkit.cells.RecurrentCell` subclass or a name (``"lstm"``, ``"gru"``, ``"elman"``).
@@ -35,13 +51,17 @@ class Recurrent(nn.Module, Saveable):
         dropout: dropout on each layer's output except the last, in training mode.
         residual: add each layer's input to its output, for layers after the first.
         batch_first: ``x`` and outputs are ``(B, T, ·)``; with ``False``, ``(T, B, ·)``.
-        backend: ``"auto"`` (fused kernel where one computes this cell, else loop), ``"native"`` or ``"loop"``.
+        backend: ``"auto"`` (fused kernel, else scan, else loop: whichever first applies), ``"native"``,
+            ``"scan"`` or ``"loop"``.
+        regularizers: recurrent regularisers applied to every cell, e.g.
+            ``[VariationalDropout(0.25), Zoneout(0.1), DropConnect(0.5)]`` (see
+            :mod:`rnnkit.layers.regularizers`); the backend reason says how they affect the choice.
         **cell_options: passed to the cell's constructor, e.g. ``proj_size``, ``bias``,
-            ``nonlinearity``, ``forget_bias``.
+            ``nonlinearity``, ``forget_bias``, ``kernel_size``.
 
     Shape:
-        ``x``: ``(B, T, I)``; ``lengths``: ``(B,)`` with values in ``[1, T]``;
-        output: ``(B, T, D * O)`` where ``O`` is the cell's ``output_size``;
+        ``x``: ``(B, T, I)`` (spatial cells: ``(B, T, C, H, W)``); ``lengths``: ``(B,)`` with values in ``[1, T]``;
+        output: ``(B, T, D * O)`` where ``O`` is the cell's ``output_size`` (spatial: ``(B, T, D * O, H, W)``);
         state: the cell's state layout with every tensor stacked to ``(L * D, B, ...)``
         (for LSTM an :class:`~rnnkit.cells.LSTMState` ``(h, c)``, like ``torch.nn.LSTM``).
 
@@ -64,10 +84,18 @@ class Recurrent(nn.Module, Saveable):
         residual: bool = False,
         batch_first: bool = True,
         backend: str = "auto",
+        regularizers: Sequence[Regularizer] = (),
         **cell_options: object,
     ) -> None:
         super().__init__()
         cell_class = resolve_cell(cell)
+        regularizers = tuple(regularizers)
+        for regularizer in regularizers:
+            if not isinstance(regularizer, Regularizer):
+                raise TypeError(
+                    f"regularizers: expected Regularizer instances (VariationalDropout, Zoneout, DropConnect), "
+                    f"got {type(regularizer).__name__}"
+                )
         if not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"num_layers: expected a positive integer, got {num_layers!r}")
         if not 0.0 <= float(dropout) < 1.0:
@@ -92,6 +120,10 @@ class Recurrent(nn.Module, Saveable):
                 self.cells[f"l{layer}{suffix}"] = cell_class(layer_input, hidden_size, **cell_options)
             layer_input = self.num_directions * self.cells[f"l{layer}"].output_size
         self.output_size = layer_input
+        self.regularizers = regularizers
+        for regularizer in regularizers:
+            for cell_module in self.cells.values():
+                regularizer.check(cell_module)
         self.backend  # noqa: B018 - fail at construction if a forced backend cannot run this cell
 
     @classmethod
@@ -145,6 +177,8 @@ class Recurrent(nn.Module, Saveable):
             "residual": self.residual,
             "batch_first": self.batch_first,
             "backend": self._requested_backend,
+            **({"regularizers": [{"name": type(r).__name__, **r.get_config()} for r in self.regularizers]}
+               if self.regularizers else {}),
             **self._cell_options,
         }
 
@@ -152,6 +186,8 @@ class Recurrent(nn.Module, Saveable):
     def from_config(cls, config: dict[str, Any]) -> Recurrent:
         """Build from :meth:`get_config`'s output (custom cells must already be imported)."""
         config = dict(config)
+        if "regularizers" in config:
+            config["regularizers"] = [regularizer_from_config(r) for r in config["regularizers"]]
         cell = config.pop("cell")
         if cell not in CELLS:
             module, _, qualname = cell.rpartition(".")
@@ -172,8 +208,22 @@ class Recurrent(nn.Module, Saveable):
 
     @property
     def backend(self) -> BackendChoice:
-        """The backend that runs whole sequences, and why (``layer.backend.reason``)."""
-        return choose_backend(self._requested_backend, list(self.cells.values()))
+        """The backend that runs whole sequences, and why (``layer.backend.reason``).
+
+        It can depend on the mode: variational dropout acts only in training, so in evaluation a
+        fused kernel or the scan may run where the loop runs in training.
+        """
+        hooks = [r.per_step_reason(self.training) for r in self.regularizers]
+        choice = choose_backend(
+            self._requested_backend, list(self.cells.values()), per_step_hooks=[h for h in hooks if h]
+        )
+        notes = [note for r in self.regularizers if (note := r.backend_note(self.training))]
+        return BackendChoice(choice, "; ".join([choice.reason, *notes])) if notes else choice
+
+    @property
+    def feature_axes(self) -> int:
+        """Axes of one input step per example: 1 for vectors, 3 for images (spatial cells)."""
+        return self.first_cell.num_feature_axes
 
     @property
     def first_cell(self) -> RecurrentCell:
@@ -181,17 +231,25 @@ class Recurrent(nn.Module, Saveable):
         return self.cells["l0"]
 
     def initial_state(
-        self, batch_size: int, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None
+        self,
+        batch_size: int,
+        *,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+        spatial: tuple[int, ...] = (),
     ) -> State:
-        """Zero state for ``batch_size`` sequences, stacked to ``(L * D, B, ...)``."""
-        per_cell = [cell.initial_state(batch_size, dtype=dtype, device=device) for cell in self.cells.values()]
+        """Zero state for ``batch_size`` sequences (of image size ``spatial`` for spatial cells),
+        stacked to ``(L * D, B, ...)``."""
+        per_cell = [
+            cell.initial_state(batch_size, dtype=dtype, device=device, spatial=spatial) for cell in self.cells.values()
+        ]
         return map_state(lambda *ts: torch.stack(ts), *per_cell)
 
-    def _check_state(self, state: State, batch: int, x: Tensor) -> State:
+    def _check_state(self, state: State, batch: int, x: Tensor, spatial: tuple[int, ...]) -> State:
         cell = self.first_cell
         stacked = len(self.cells)
         last_layer_cell = self.cells[f"l{self.num_layers - 1}"]
-        shapes = [(stacked, batch, *shape) for shape in last_layer_cell.state_shapes()]
+        shapes = [(stacked, batch, *shape) for shape in last_layer_cell.state_shapes_for(spatial)]
         names = cell.state_type._fields if cell.state_type is not None else ("state",)
         check_state(state, expected=shapes, names=names, dtype=x.dtype, device=x.device)
         if cell.state_type is not None and not isinstance(state, cell.state_type):
@@ -227,35 +285,66 @@ class Recurrent(nn.Module, Saveable):
             ``(output, state)``: output ``(B, T, D * O)``, exactly zero past each sequence's end;
             the final state holds each sequence's state after its last real step.
         """
-        check_sequence_input(x, input_size=self.input_size, batch_first=self.batch_first)
+        check_sequence_input(
+            x, input_size=self.input_size, batch_first=self.batch_first, feature_axes=self.feature_axes
+        )
         self._check_dtype(x)
         batch_dim = 0 if self.batch_first else 1
-        batch, steps = x.shape[batch_dim], x.shape[1 - batch_dim]
+        batch, steps, spatial = x.shape[batch_dim], x.shape[1 - batch_dim], tuple(x.shape[3:])
         if mask is not None:
             if lengths is not None:
                 raise ValueError("lengths and mask: give one of them, not both")
             lengths = lengths_from_mask(mask, batch=batch, steps=steps)
         lengths = check_lengths(lengths, batch=batch, steps=steps, device=x.device)
         if state is None:
-            state = self.initial_state(batch, dtype=x.dtype, device=x.device)
+            state = self.initial_state(batch, dtype=x.dtype, device=x.device, spatial=spatial)
         else:
-            state = self._check_state(state, batch, x)
+            state = self._check_state(state, batch, x, spatial)
         if batch == 0:
-            return x.new_zeros(*x.shape[:2], self.output_size), state
+            return x.new_zeros(*x.shape[:2], self.output_size, *spatial), state
+        return self._with_sampled_weights(self._run, x, state, lengths)
 
-        if self._step_records is None and self.backend == "native":
+    def _with_sampled_weights(self, fn: Callable, *args: object):
+        """Call ``fn(*args)``, with the weights regularisers sample for this call (DropConnect) swapped in."""
+        weights = {
+            f"cells.{key}.{name}": tensor
+            for key, cell in self.cells.items()
+            for regularizer in self.regularizers
+            for name, tensor in regularizer.sample_weights(cell, self.training).items()
+        }
+        if not weights:
+            return fn(*args)
+        return torch.func.functional_call(_WeightsSwapped(self.cells, fn), weights, args)
+
+    def _hooked(self, cell: RecurrentCell, state: State) -> RecurrentCell | HookedCell:
+        """The cell with this call's per-step regularisers bound to it (masks sampled now), if any."""
+        hooks = [hook for r in self.regularizers if (hook := r.bind(cell, state, self.training)) is not None]
+        return HookedCell(cell, hooks) if hooks else cell
+
+    def _run(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        # Recording per-step outputs (diagnostics) needs the reference loop: fused kernels and the
+        # scan expose only whole sequences.
+        backend = self.backend if self._step_records is None else "loop"
+        if backend == "native":
             return self._forward_native(x, state, lengths)
         x_tm = x.transpose(0, 1) if self.batch_first else x
         per_cell = [map_state(lambda t, i=i: t[i], state) for i in range(len(self.cells))]
+        layers = self._layers()
+        if backend == "loop":  # per-step regularisers, if any, with this call's masks
+            d = self.num_directions
+            layers = [
+                [self._hooked(cell, per_cell[k * d + j]) for j, cell in enumerate(row)] for k, row in enumerate(layers)
+            ]
         steps: list[list[Tensor]] | None = None if self._step_records is None else []
         out, finals = run_layers(
-            self._layers(),
+            layers,
             x_tm,
             per_cell,
             lengths=lengths,
             dropout=self.dropout,
             training=self.training,
             residual=self.residual,
+            run_cell=CELL_RUNNERS[backend],
             step_outputs=steps,
         )
         if self._step_records is not None:
@@ -309,17 +398,29 @@ class Recurrent(nn.Module, Saveable):
                 "step: a bidirectional layer cannot stream, since its backward direction reads the sequence "
                 "from its end; call the layer on whole sequences instead"
             )
-        if not isinstance(x, Tensor) or x.dim() != 2:
+        rank = 1 + self.feature_axes
+        if not isinstance(x, Tensor) or x.dim() != rank:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"x: expected one step of shape (batch, input_size={self.input_size}), got {got}")
-        check_sequence_input(x.unsqueeze(1), input_size=self.input_size, batch_first=True)
-        self._check_dtype(x)
-        state = self.initial_state(x.shape[0], dtype=x.dtype, device=x.device) if state is None else (
-            self._check_state(state, x.shape[0], x)
+            features = f"input_size={self.input_size}" if self.feature_axes == 1 else (
+                f"channels={self.input_size}, height, width"
+            )
+            raise ValueError(f"x: expected one step of shape (batch, {features}), got {got}")
+        check_sequence_input(
+            x.unsqueeze(1), input_size=self.input_size, batch_first=True, feature_axes=self.feature_axes
         )
+        self._check_dtype(x)
+        spatial = tuple(x.shape[2:])
+        state = self.initial_state(x.shape[0], dtype=x.dtype, device=x.device, spatial=spatial) if state is None else (
+            self._check_state(state, x.shape[0], x, spatial)
+        )
+        return self._with_sampled_weights(self._step, x, state)
+
+    def _step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         finals = []
         for index, (cell,) in enumerate(self._layers()):
-            y, final = cell(x, map_state(lambda t, i=index: t[i], state))
+            cell_state = map_state(lambda t, i=index: t[i], state)
+            stepper = self._hooked(cell, cell_state)
+            y, final = stepper.step(stepper.project_input(x), cell_state)
             finals.append(final)
             if self.residual and index > 0:
                 y = y + x
@@ -334,6 +435,7 @@ class Recurrent(nn.Module, Saveable):
         options += [f"dropout={self.dropout}"] if self.dropout else []
         options += ["residual=True"] if self.residual else []
         options += ["batch_first=False"] if not self.batch_first else []
+        options += [f"regularizers={list(self.regularizers)}"] if self.regularizers else []
         return ", ".join([*options, f"backend={str(self.backend)!r}"])
 
 
