@@ -1,7 +1,7 @@
 """Forecast accuracy benchmark: rnnkit's recurrent forecaster against naive, seasonal naive, ETS and
 ARIMA on three real series, each backtested at the same rolling origins near the series' end.
 
-Datasets (last part held out, 5 origins one horizon apart, no forecast sees data past its origin):
+Datasets (last part held out, --origins origins one horizon apart, no forecast sees data past its origin):
   sunspots  monthly, horizon 24, season 132 (the ~11-year solar cycle)
   taylor    half-hourly electricity demand, horizon 48 (one day), season 336 (one week)
   co2       weekly Mauna Loa CO2 with missing weeks, horizon 52, season 52
@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(SETUPS))
     parser.add_argument("--seeds", type=int, default=1, help="train the RNN with this many seeds (mean reported)")
     parser.add_argument("--max-steps", type=int, help="override the training steps of every setup")
+    parser.add_argument("--origins", type=int, default=5, help="rolling origins, one horizon apart (default 5)")
     parser.add_argument("--out", default="runs/bench-forecast")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
@@ -54,7 +55,7 @@ def main() -> None:
                 options["max_steps"] = args.max_steps
             forecaster = Forecaster(info.horizon, season_length=info.season_length, **options)
             start = time.perf_counter()
-            report = run_pipeline(collection, forecaster, name=name, origins=5,
+            report = run_pipeline(collection, forecaster, name=name, origins=args.origins,
                                   baseline_names=BASELINES if seed == 0 else (), verbose=False,
                                   out_dir=Path(args.out) / name if seed == 0 else None)
             print(f"{name} seed {seed}: {time.perf_counter() - start:.0f} s")
@@ -63,7 +64,8 @@ def main() -> None:
         table = pd.concat([rnn.mean().to_frame(rnn.index[0]).T, tables[0].iloc[1:]])
         if args.seeds > 1:
             table.loc[rnn.index[0], "mase_sd"] = rnn["mase"].std()
-        print(f"\n## {name} (horizon {info.horizon}, season {info.season_length}, {args.seeds} seed(s))\n")
+        print(f"\n## {name} (horizon {info.horizon}, season {info.season_length}, {args.origins} origins, "
+              f"{args.seeds} seed(s))\n")
         print(format_table(table))
         mase = table["mase"]
         summary.append({"dataset": name, "rnn_mase": mase.iloc[0], "seasonal_naive_mase": mase["seasonal_naive"],
