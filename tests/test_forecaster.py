@@ -136,3 +136,15 @@ def test_unknown_options_and_unfitted_model():
         Forecaster(4, hidden=3)
     with pytest.raises(RuntimeError, match="call fit"):
         Forecaster(4).predict()
+
+
+def test_backtest_method_scores_the_same_origins_as_the_functions():
+    y = seasonal_series(n=150)
+    forecasts, scores = Forecaster(6, season_length=12, **TINY).backtest(y, origins=3)
+    assert sorted(forecasts["origin"].unique()) == list(y.index[[132, 138, 144]])
+    assert forecasts.groupby("origin").size().tolist() == [6, 6, 6]
+    np.testing.assert_array_equal(forecasts["actual"].to_numpy(), y.to_numpy()[132:150])
+    mae = float(np.mean(np.abs(forecasts["actual"] - forecasts["mean"])))
+    assert scores["mae"] == pytest.approx(mae) and set(scores) >= {"mase", "smape", "pinball", "coverage80"}
+    with pytest.raises(RuntimeError, match=r"backtest\(refit=False\) needs a fitted model"):
+        Forecaster(6, **TINY).backtest(y, refit=False)
