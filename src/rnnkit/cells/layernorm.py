@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from rnnkit.cells._init import uniform_like_torch
 from rnnkit.cells.base import LSTMState, RecurrentCell
+from rnnkit.cells.kernel import KernelSpec
 
 
 class LayerNormLSTMCell(RecurrentCell):
@@ -76,6 +77,11 @@ class LayerNormLSTMCell(RecurrentCell):
         h = torch.sigmoid(o) * torch.tanh(self.norm_cell(c))
         return h, LSTMState(h, c)
 
+    def kernel_spec(self) -> KernelSpec:
+        norm_cell = (self.norm_cell.weight, self.norm_cell.bias)
+        eps = self.norm_hh.eps
+        return KernelSpec("lstm", self.weight_hh, norm_hh=self.norm_hh.weight, norm_cell=norm_cell, eps=eps)
+
 
 class LayerNormGRUCell(RecurrentCell):
     r"""GRU with layer normalisation of the input and recurrent pre-activations.
@@ -128,3 +134,7 @@ class LayerNormGRUCell(RecurrentCell):
         n = torch.tanh(x_n + r * h_n)
         h = n + z * (state - n)
         return h, h
+
+    def kernel_spec(self) -> KernelSpec:
+        eps = self.norm_hh.eps
+        return KernelSpec("gru", self.weight_hh, bias_hh=self.bias_hh, norm_hh=self.norm_hh.weight, eps=eps)

@@ -1,0 +1,72 @@
+"""How a cell's step maps onto one of the compiled kernel families (the ``fused`` backend).
+
+A cell opts in by returning a :class:`KernelSpec` from ``kernel_spec()``: it declares that its
+step is, with these tensors, one of the families below, and the fused backend then runs whole
+sequences of it in compiled code with a hand-written backward (``rnnkit.backends.fused``). Its
+``project_input`` stays free (it runs in PyTorch, with autograd). The declaration binds only the
+class that makes it: a subclass that overrides ``step`` without declaring again is not fused
+(:func:`declared_kernel`), so a changed step can never be replaced silently by a kernel.
+
+Families (``P`` is the projected input of the step, ``h`` the recurrent input):
+
+* ``"lstm"``: gates ``(i, f, g, o) = P + W h`` (or ``P + norm_hh * LN(W h)``), ``c' = s(f) c + s(i) tanh(g)``,
+  ``h' = s(o) tanh(c')`` (or ``s(o) tanh(LN(c'; norm_cell))``).
+* ``"gru"``: ``hid = W h + b_hh`` (or ``norm_hh * LN(W h) + b_hh``), ``r = s(P_r + hid_r)``,
+  ``z = s(P_z + hid_z)``, ``n = tanh(P_n + r hid_n)``, ``h' = n + z (h - n)``.
+* ``"elman"``: ``h' = phi(P + W h)``; ``"indrnn"``: ``h' = phi(P + u * h)`` with ``u`` a vector.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from torch import Tensor
+
+KERNEL_FAMILIES = ("lstm", "gru", "elman", "indrnn")
+
+
+class KernelSpec(NamedTuple):
+    """A cell's step as one compiled kernel family, with the tensors it reads (see the module docstring).
+
+    Attributes:
+        family: ``"lstm"``, ``"gru"``, ``"elman"`` or ``"indrnn"``.
+        weight_hh: recurrent weight, ``(G * H, H)`` (``(H,)`` for ``indrnn``).
+        bias_hh: ``"gru"`` only: the recurrent bias inside the reset gate's product, ``(3H,)``.
+        norm_hh: layer-norm weight over all recurrent pre-activations (``(G * H,)``), or ``None``.
+        norm_cell: ``"lstm"`` only: ``(weight, bias)`` of the layer norm of ``c``, or ``None``.
+        eps: the layer norms' epsilon.
+        nonlinearity: ``"tanh"`` or ``"relu"`` (``"elman"``, ``"indrnn"``).
+    """
+
+    family: str
+    weight_hh: Tensor
+    bias_hh: Tensor | None = None
+    norm_hh: Tensor | None = None
+    norm_cell: tuple[Tensor, Tensor] | None = None
+    eps: float = 1e-5
+    nonlinearity: str = "tanh"
+
+
+def _owner(cls: type, attribute: str) -> type | None:
+    return next((klass for klass in cls.__mro__ if attribute in vars(klass)), None)
+
+
+def declared_kernel(cell) -> KernelSpec | None:
+    """The cell's :class:`KernelSpec` if the class that defines its ``step`` also declares it, else ``None``.
+
+    Example:
+        >>> declared_kernel(LSTMCell(2, 3)).family
+        'lstm'
+        >>> class Doubled(LSTMCell):
+        ...     def step(self, px, state): ...
+        >>> declared_kernel(Doubled(2, 3)) is None      # a new step needs a new declaration
+        True
+    """
+    cls = type(cell)
+    step_owner, spec_owner = _owner(cls, "step"), _owner(cls, "kernel_spec")
+    if spec_owner is None or step_owner is None or not issubclass(spec_owner, step_owner):
+        return None
+    spec = cell.kernel_spec()
+    if spec is not None and spec.family not in KERNEL_FAMILIES:
+        raise ValueError(f"{cls.__name__}.kernel_spec(): family must be one of {KERNEL_FAMILIES}, got {spec.family!r}")
+    return spec
