@@ -51,6 +51,12 @@ def _owner(cls: type, attribute: str) -> type | None:
     return next((klass for klass in cls.__mro__ if attribute in vars(klass)), None)
 
 
+def kernel_declared(cls: type) -> bool:
+    """Whether the class that defines ``cls``'s ``step`` (or a subclass of it) defines ``kernel_spec``."""
+    step_owner, spec_owner = _owner(cls, "step"), _owner(cls, "kernel_spec")
+    return spec_owner is not None and step_owner is not None and issubclass(spec_owner, step_owner)
+
+
 def declared_kernel(cell) -> KernelSpec | None:
     """The cell's :class:`KernelSpec` if the class that defines its ``step`` also declares it, else ``None``.
 
@@ -62,11 +68,11 @@ def declared_kernel(cell) -> KernelSpec | None:
         >>> declared_kernel(Doubled(2, 3)) is None      # a new step needs a new declaration
         True
     """
-    cls = type(cell)
-    step_owner, spec_owner = _owner(cls, "step"), _owner(cls, "kernel_spec")
-    if spec_owner is None or step_owner is None or not issubclass(spec_owner, step_owner):
+    if not kernel_declared(type(cell)):
         return None
     spec = cell.kernel_spec()
     if spec is not None and spec.family not in KERNEL_FAMILIES:
-        raise ValueError(f"{cls.__name__}.kernel_spec(): family must be one of {KERNEL_FAMILIES}, got {spec.family!r}")
+        raise ValueError(
+            f"{type(cell).__name__}.kernel_spec(): family must be one of {KERNEL_FAMILIES}, got {spec.family!r}"
+        )
     return spec

@@ -83,7 +83,7 @@ def kernels_unavailable() -> str | None:
     from torch.utils.cpp_extension import is_ninja_available
 
     if not is_ninja_available():
-        return "ninja is not installed, which torch.utils.cpp_extension needs to build the CPU kernels (pip install ninja)"
+        return "ninja is not installed; torch.utils.cpp_extension needs it to build the CPU kernels (pip install ninja)"
     return None
 
 
