@@ -78,7 +78,7 @@ std::vector<at::Tensor> gru_forward_t(const at::Tensor& P, const at::Tensor& h0,
         hn[j] = row[2 * H + j];
         const T hnew = n + z * (hrb[j] - n);
         const T d = zh[j];
-        const T hv = hnew + d * (hb[j] - hnew);
+        const T hv = d * hb[j] + (T(1) - d) * hnew;  // exact for masks of 0 and 1
         hb[j] = hv;
         orow[j] = hv;
       }

@@ -97,8 +97,8 @@ std::vector<at::Tensor> lstm_forward_t(const at::Tensor& P, const at::Tensor& h0
         thr[j] = k_tanh(y[j]);
         const T hn = go[j] * thr[j];
         const T dh = zh[j], dc = zc[j];
-        const T hv = hn + dh * (hb[j] - hn);
-        cb[j] = cnew[j] + dc * (cb[j] - cnew[j]);
+        const T hv = dh * hb[j] + (T(1) - dh) * hn;  // exact for masks of 0 and 1
+        cb[j] = dc * cb[j] + (T(1) - dc) * cnew[j];
         hb[j] = hv;
         orow[j] = hv;
       }

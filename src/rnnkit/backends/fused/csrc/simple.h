@@ -60,7 +60,7 @@ std::vector<at::Tensor> simple_forward_t(const at::Tensor& P, const at::Tensor& 
         const T y = phi(ab[j], relu);
         ab[j] = y;
         const T d = zh[j];
-        const T hv = y + d * (hb[j] - y);
+        const T hv = d * hb[j] + (T(1) - d) * y;  // exact for masks of 0 and 1
         hb[j] = hv;
         orow[j] = hv;
       }
