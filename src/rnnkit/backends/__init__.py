@@ -27,7 +27,7 @@ from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.backends.scan import chunked_scan, linear_scan, log_space_scan, run_scan, scan
 from rnnkit.backends.tuning import PREFERENCES, Preference, Workload
 from rnnkit.cells.base import RecurrentCell
-from rnnkit.cells.kernel import declared_kernel, kernel_declared
+from rnnkit.cells.kernel import LINEAR_FAMILIES, declared_kernel, kernel_declared
 from rnnkit.cells.linear import LinearRecurrentCell
 
 BACKENDS = ("auto", "native", "scan", "fused", "loop")
@@ -91,6 +91,9 @@ def _scan_why_not(cells: Sequence[RecurrentCell]) -> str | None:
 
 
 def _fused_why_not(cells: Sequence[RecurrentCell]) -> str | None:
+    spec = declared_kernel(cells[0])
+    if spec is not None and spec.family in LINEAR_FAMILIES:
+        return f"{_name(cells)} is linear in its state: its compiled kernel runs inside the scan backend"
     if any(declared_kernel(cell) is None for cell in cells):
         if kernel_declared(type(cells[0])):
             return f"{_name(cells)} with these options has no compiled kernel (LSTMCell's proj_size, for one)"

@@ -14,6 +14,8 @@ Families (``P`` is the projected input of the step, ``h`` the recurrent input):
 * ``"gru"``: ``hid = W h + b_hh`` (or ``norm_hh * LN(W h) + b_hh``), ``r = s(P_r + hid_r)``,
   ``z = s(P_z + hid_z)``, ``n = tanh(P_n + r hid_n)``, ``h' = n + z (h - n)``.
 * ``"elman"``: ``h' = phi(P + W h)``; ``"indrnn"``: ``h' = phi(P + u * h)`` with ``u`` a vector.
+* ``"mingru"``, ``"minlstm"``: the linear recurrences of :mod:`rnnkit.cells.mingru`, with their gate
+  arithmetic computed inside the compiled scan (no recurrent weight); the ``scan`` backend runs them.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from typing import NamedTuple
 
 from torch import Tensor
 
-KERNEL_FAMILIES = ("lstm", "gru", "elman", "indrnn")
+KERNEL_FAMILIES = ("lstm", "gru", "elman", "indrnn", "mingru", "minlstm")
+#: Families whose recurrence is linear in the state: run by the scan backend, not the fused one.
+LINEAR_FAMILIES = ("mingru", "minlstm")
 
 
 class KernelSpec(NamedTuple):
     """A cell's step as one compiled kernel family, with the tensors it reads (see the module docstring).
 
     Attributes:
-        family: ``"lstm"``, ``"gru"``, ``"elman"`` or ``"indrnn"``.
-        weight_hh: recurrent weight, ``(G * H, H)`` (``(H,)`` for ``indrnn``).
+        family: one of :data:`KERNEL_FAMILIES`.
+        weight_hh: recurrent weight, ``(G * H, H)`` (``(H,)`` for ``indrnn``; ``None`` for the linear families).
         bias_hh: ``"gru"`` only: the recurrent bias inside the reset gate's product, ``(3H,)``.
         norm_hh: layer-norm weight over all recurrent pre-activations (``(G * H,)``), or ``None``.
         norm_cell: ``"lstm"`` only: ``(weight, bias)`` of the layer norm of ``c``, or ``None``.
@@ -39,7 +43,7 @@ class KernelSpec(NamedTuple):
     """
 
     family: str
-    weight_hh: Tensor
+    weight_hh: Tensor | None = None
     bias_hh: Tensor | None = None
     norm_hh: Tensor | None = None
     norm_cell: tuple[Tensor, Tensor] | None = None

@@ -12,6 +12,7 @@ from rnnkit.backends.fused.functions import (
     GRUSequence,
     LinearScan,
     LSTMSequence,
+    MinRecurrence,
     SimpleSequence,
     StepRegularization,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "GRUSequence",
     "LSTMSequence",
     "LinearScan",
+    "MinRecurrence",
     "SimpleSequence",
     "StepRegularization",
     "cache_dir",

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 SOURCE_DIR = Path(__file__).parent / "csrc"
-SOURCES = ("common.h", "lstm.h", "gru.h", "simple.h", "scan.h", "kernels.cpp")
+SOURCES = ("common.h", "lstm.h", "gru.h", "simple.h", "scan.h", "linear.h", "kernels.cpp")
 CFLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math")
 #: Seconds the build took on the development machine (2 shared cores), for the announcement.
 TYPICAL_BUILD_SECONDS = 20

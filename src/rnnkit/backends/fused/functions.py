@@ -153,3 +153,22 @@ class LinearScan(torch.autograd.Function):
         if complex_:
             da, db, dh0 = (torch.view_as_complex(t) for t in (da, db, dh0))
         return _grads(ctx, da, db, dh0)
+
+
+class MinRecurrence(torch.autograd.Function):
+    """minGRU (``lstm=False``, projected ``(T, B, 2H)``) or minLSTM (``True``, ``(T, B, 3H)``) over a
+    sequence from ``h0 (B, H)``: every state ``(T, B, H)``, gates computed inside the compiled scan."""
+
+    @staticmethod
+    def forward(ctx, projected, h0, lstm):
+        h = load_kernels().min_forward(projected, h0, lstm)
+        ctx.save_for_backward(projected, h, h0)
+        ctx.lstm = lstm
+        return h
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        projected, h, h0 = ctx.saved_tensors
+        d_projected, dh0 = load_kernels().min_backward(grad.contiguous(), projected, h, h0, ctx.lstm)
+        return (*_grads(ctx, d_projected, dh0), None)

@@ -47,9 +47,40 @@ inline float k_exp<float>(float x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return p * __builtin_bit_cast(float, bits);
+}
+
+// float: Cephes' logf (mantissa in [sqrt(1/2), sqrt(2)) by bit manipulation, then a polynomial); x > 0.
+template <typename T>
+inline T k_log(T x) { return std::log(x); }
+
+template <>
+inline float k_log<float>(float x) {
+  const int32_t bits = __builtin_bit_cast(int32_t, x);
+  float e = static_cast<float>(((bits >> 23) & 0xff) - 126);
+  float m = __builtin_bit_cast(float, (bits & 0x807fffff) | 0x3f000000);  // in [0.5, 1)
+  const bool small = m < 0.707106781186547524f;
+  e = small ? e - 1.0f : e;
+  m = small ? m + m - 1.0f : m - 1.0f;
+  const float z = m * m;
+  float y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z - 2.12194440e-4f * e - 0.5f * z;
+  return m + y + 0.693359375f * e;
+}
+
+// log(1 + exp(x)) without overflow.
+template <typename T>
+inline T k_softplus(T x) {
+  const T ax = x < T(0) ? -x : x;
+  return (x > T(0) ? x : T(0)) + k_log(T(1) + k_exp(-ax));
 }
 
 template <typename T>

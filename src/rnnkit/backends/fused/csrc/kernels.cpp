@@ -2,6 +2,7 @@
 // rnnkit/backends/fused/build.py. Each op runs a whole sequence (all time steps) in compiled code.
 #include "common.h"
 #include "gru.h"
+#include "linear.h"
 #include "lstm.h"
 #include "scan.h"
 #include "simple.h"
@@ -128,6 +129,28 @@ std::vector<at::Tensor> scan_backward(const at::Tensor& grad, const at::Tensor& 
   return result;
 }
 
+at::Tensor min_forward(const at::Tensor& projected, const at::Tensor& h0, bool lstm) {
+  check_input(projected, h0, lstm ? 3 : 2);
+  at::Tensor h;
+  AT_DISPATCH_FLOATING_TYPES(projected.scalar_type(), "rnnkit_min_forward", [&] {
+    auto state = h0.contiguous();
+    h = lstm ? min_forward_t<scalar_t, true>(projected, state) : min_forward_t<scalar_t, false>(projected, state);
+  });
+  return h;
+}
+
+std::vector<at::Tensor> min_backward(const at::Tensor& grad, const at::Tensor& projected, const at::Tensor& h,
+                                     const at::Tensor& h0, bool lstm) {
+  std::vector<at::Tensor> result;
+  AT_DISPATCH_FLOATING_TYPES(projected.scalar_type(), "rnnkit_min_backward", [&] {
+    auto g = grad.contiguous();
+    auto state = h0.contiguous();
+    result = lstm ? min_backward_t<scalar_t, true>(g, projected, h, state)
+                  : min_backward_t<scalar_t, false>(g, projected, h, state);
+  });
+  return result;
+}
+
 bool has_blas() { return find_sgemm() != nullptr && find_dgemm() != nullptr; }
 
 }  // namespace
@@ -157,5 +180,8 @@ TORCH_LIBRARY(rnnkit_cpu, m) {
   m.def("scan_forward(Tensor a, Tensor b, Tensor h0, bool complex) -> Tensor", &rnnkit::scan_forward);
   m.def("scan_backward(Tensor grad, Tensor a, Tensor h, Tensor h0, bool complex) -> Tensor[]",
         &rnnkit::scan_backward);
+  m.def("min_forward(Tensor projected, Tensor h0, bool lstm) -> Tensor", &rnnkit::min_forward);
+  m.def("min_backward(Tensor grad, Tensor projected, Tensor h, Tensor h0, bool lstm) -> Tensor[]",
+        &rnnkit::min_backward);
   m.def("has_blas() -> bool", &rnnkit::has_blas);
 }
