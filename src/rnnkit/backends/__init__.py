@@ -6,6 +6,9 @@
 * ``fused`` — rnnkit's compiled CPU kernels with a hand-written backward, for cells that declare a
   :class:`~rnnkit.cells.kernel.KernelSpec` (layer-norm LSTM/GRU, IndRNN, and LSTM/GRU/Elman with
   variational dropout or zoneout).
+* ``triton`` — GPU kernels in Triton (:mod:`rnnkit.backends.triton`): persistent or per-step fused LSTM/GRU
+  kernels (layer-norm variants included) and a chunked parallel scan. Not yet measured on a GPU,
+  so ``auto`` does not pick it; force it with ``backend="triton"``.
 * ``loop`` — the reference: any cell, step by step.
 
 ``auto`` first consults the measured preferences of :mod:`rnnkit.backends.tuning` (per device,
@@ -30,7 +33,7 @@ from rnnkit.cells.base import RecurrentCell
 from rnnkit.cells.kernel import LINEAR_FAMILIES, declared_kernel, kernel_declared
 from rnnkit.cells.linear import LinearRecurrentCell
 
-BACKENDS = ("auto", "native", "scan", "fused", "loop")
+BACKENDS = ("auto", "native", "scan", "fused", "triton", "loop")
 
 
 class BackendChoice(str):
@@ -106,6 +109,22 @@ def _fused_why_not(cells: Sequence[RecurrentCell]) -> str | None:
     return kernels_unavailable()
 
 
+def _triton_why_not(cells: Sequence[RecurrentCell]) -> str | None:
+    from rnnkit.backends.triton import triton_unavailable
+
+    spec = declared_kernel(cells[0])
+    if spec is None or spec.family not in ("lstm", "gru", *LINEAR_FAMILIES):
+        return f"{_name(cells)} has no Triton kernel (the LSTM and GRU families and minGRU/minLSTM do)"
+    parameter = next((p for cell in cells for p in cell.parameters()), None)
+    return triton_unavailable(parameter.device.type if parameter is not None else "cpu")
+
+
+def _run_triton(*args, **kwargs):
+    from rnnkit.backends.triton.runner import run_triton  # imports Triton only when it runs
+
+    return run_triton(*args, **kwargs)
+
+
 NATIVE = BackendRule(
     "native",
     _native_why_not,
@@ -129,14 +148,19 @@ FUSED = BackendRule(
     per_step_hooks_ok=True,
     kernel_hooks_only=True,
 )
+TRITON = BackendRule(
+    "triton",
+    _triton_why_not,
+    lambda cells: f"{_name(cells)} runs on rnnkit's Triton kernels (persistent or fused steps, or the scan)",
+)
 LOOP = BackendRule("loop", lambda cells: None, lambda cells: "the reference loop runs any cell", per_step_hooks_ok=True)
 
 #: Rules tried by ``backend="auto"`` after the measured preferences, fastest first; ``loop`` always applies.
 AUTO_ORDER: tuple[BackendRule, ...] = (NATIVE, SCAN, FUSED)
-RULES = {rule.name: rule for rule in (*AUTO_ORDER, LOOP)}
+RULES = {rule.name: rule for rule in (*AUTO_ORDER, TRITON, LOOP)}
 
 #: Runners with ``run_loop``'s signature, for backends that run one cell at a time.
-CELL_RUNNERS: dict[str, Callable] = {"loop": run_loop, "scan": run_scan, "fused": run_fused}
+CELL_RUNNERS: dict[str, Callable] = {"loop": run_loop, "scan": run_scan, "fused": run_fused, "triton": _run_triton}
 
 
 def check_backend_name(backend: str) -> str:
