@@ -112,6 +112,19 @@ def _backends_for(cell: str, size: Size, device: str) -> list[str]:
     return names
 
 
+def _release_freed_memory() -> None:
+    """Hand freed heap memory and rnnkit's kernel buffers back to the OS, so resident memory is live memory."""
+    from rnnkit.backends.fused import release_workspace
+
+    release_workspace()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class _PeakMemory:
     """Peak memory of one call: CUDA's allocator peak, or on Linux the rise of the peak resident set."""
 
@@ -136,6 +149,7 @@ class _PeakMemory:
             fn()
             torch.cuda.synchronize()
             return torch.cuda.max_memory_allocated() - base
+        _release_freed_memory()
         try:  # "5" resets VmHWM to the current resident size (Linux >= 4.0)
             Path("/proc/self/clear_refs").write_text("5")
         except OSError:
@@ -157,10 +171,15 @@ def _timer(device: str) -> Callable[[Callable[[], None]], float]:
             return start.elapsed_time(end) / 1e3
         return timed
 
+    # Single-threaded, the process's CPU time is what the work costs: other jobs sharing the cores
+    # delay it (wall time) without adding to it. With more threads, wall time (spinning threads would
+    # add CPU time that is not work).
+    clock = time.process_time if torch.get_num_threads() == 1 else time.perf_counter
+
     def timed_cpu(fn: Callable[[], None]) -> float:
-        start = time.perf_counter()
+        start = clock()
         fn()
-        return time.perf_counter() - start
+        return clock() - start
 
     return timed_cpu
 
@@ -236,9 +255,19 @@ def machine_description(device: str) -> str:
     return f"{name}{threads}, torch {torch.__version__}, {datetime.date.today().isoformat()}"
 
 
+def timing_description(device: str) -> str:
+    """How times were taken (see :func:`_timer`)."""
+    if device == "cuda":
+        return "CUDA events"
+    if torch.get_num_threads() == 1:
+        return "CPU time of the single-threaded process (time.process_time: other jobs on the cores do not inflate it)"
+    return "wall time"
+
+
 def markdown(rows: Sequence[Row], *, device: str, note: str = "") -> str:
     """The results as Markdown tables, one per size."""
-    lines = [f"Device: {machine_description(device)}. float32; medians; ratios < 1 are faster than the reference."]
+    lines = [f"Device: {machine_description(device)}. float32; medians of {timing_description(device)}; "
+             "ratios < 1 are faster than the reference; peak: the rise of peak memory during one training pass."]
     if note:
         lines.append(note)
     for size in dict.fromkeys(r.size for r in rows):

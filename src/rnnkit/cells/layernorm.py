@@ -67,7 +67,9 @@ class LayerNormLSTMCell(RecurrentCell):
         return ((self.hidden_size,), (self.hidden_size,))
 
     def project_input(self, x: Tensor) -> Tensor:
-        return self.norm_ih(F.linear(x, self.weight_ih)) + self.bias
+        # LN(W x; alpha_1) + b as one layer_norm call with b as its shift: one pass less over (T, B, 4H).
+        norm = self.norm_ih
+        return F.layer_norm(F.linear(x, self.weight_ih), norm.normalized_shape, norm.weight, self.bias, norm.eps)
 
     def step(self, projected_x: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
         h, c = state
@@ -123,7 +125,8 @@ class LayerNormGRUCell(RecurrentCell):
         self.norm_hh = nn.LayerNorm(3 * hidden_size, eps=eps, bias=False)
 
     def project_input(self, x: Tensor) -> Tensor:
-        return self.norm_ih(F.linear(x, self.weight_ih)) + self.bias_ih
+        norm = self.norm_ih
+        return F.layer_norm(F.linear(x, self.weight_ih), norm.normalized_shape, norm.weight, self.bias_ih, norm.eps)
 
     def step(self, projected_x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         hidden = self.norm_hh(F.linear(state, self.weight_hh)) + self.bias_hh

@@ -98,8 +98,9 @@ def _lstm_steps_backward(grad_out, grad_h, grad_c, weight, nw, ncw, valid, hs, c
     dh, dc = grad_h.clone(), grad_c.clone()
     dc_next, dh_pass = torch.empty_like(dc), torch.empty_like(dh)
     for t in reversed(range(steps)):
+        dh_t = dh + grad_out[t] * valid[t].unsqueeze(-1)  # padded steps' outputs are constant zeros
         step.lstm_step_backward[(batch,)](
-            dh + grad_out[t] * valid[t].unsqueeze(-1), dc, valid[t], gates[t], cs[t], th[t], xhat[t], rstd[t], chat[t], rstdc[t], nw, ncw,
+            dh_t, dc, valid[t], gates[t], cs[t], th[t], xhat[t], rstd[t], chat[t], rstdc[t], nw, ncw,
             dp[t], dr[t], dy[t], dc_next, dh_pass, batch, hidden, LN=ln, LNC=lnc, BLOCK_B=1,
             BLOCK_H=step.block_for(hidden))
         dh = torch.addmm(dh_pass, dr[t], weight)
@@ -230,8 +231,9 @@ class TritonGRUSequence(torch.autograd.Function):
         else:
             dh, direct = grad_h.clone(), torch.empty_like(grad_h)
             for t in reversed(range(steps)):
+                dh_t = dh + grad_out[t] * valid[t].unsqueeze(-1)
                 step.gru_step_backward[(batch,)](
-                    dh + grad_out[t] * valid[t].unsqueeze(-1), hs[t], valid[t], gates[t], hidn[t], xhat[t], rstd[t], nw, dp[t], dhid[t], dr[t],
+                    dh_t, hs[t], valid[t], gates[t], hidn[t], xhat[t], rstd[t], nw, dp[t], dhid[t], dr[t],
                     direct, batch, hidden, LN=ln, BLOCK_B=1, BLOCK_H=step.block_for(hidden))
                 dh = torch.addmm(direct, dr[t], weight)
         d_weight = dr.reshape(-1, width).t().mm(hs[:-1].reshape(-1, hidden))

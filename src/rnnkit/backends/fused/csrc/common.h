@@ -22,6 +22,8 @@
 #include <cstdlib>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -304,8 +306,53 @@ StepOptions<T> make_options(const c10::optional<at::Tensor>& lengths, const c10:
 }
 
 // Large per-sequence buffers (saved activations, gradients of every step) on transparent huge pages
-// where the kernel allows it (madvise mode): written once per call, they would otherwise cost one
-// page fault per 4 KiB, which on a virtual machine took as long as the arithmetic.
+// where the kernel allows it (madvise mode), and kept for reuse once freed: written once per call, a
+// fresh buffer costs a page fault per page and the kernel zeroing it, which on a virtual machine took
+// as long as the arithmetic. At most kMaxCached bytes are kept (release_workspace() frees them).
+class WorkspaceCache {
+ public:
+  static constexpr size_t kMaxCached = size_t(1) << 30;
+
+  void* take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = free_.find(bytes);
+    if (found == free_.end()) return nullptr;
+    void* ptr = found->second;
+    free_.erase(found);
+    cached_ -= bytes;
+    return ptr;
+  }
+  void give(void* ptr, size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (cached_ + bytes <= kMaxCached) {
+        free_.emplace(bytes, ptr);
+        cached_ += bytes;
+        return;
+      }
+    }
+    std::free(ptr);
+  }
+  int64_t release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto released = static_cast<int64_t>(cached_);
+    for (auto& entry : free_) std::free(entry.second);
+    free_.clear();
+    cached_ = 0;
+    return released;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;
+  size_t cached_ = 0;
+};
+
+inline WorkspaceCache& workspace_cache() {
+  static auto* cache = new WorkspaceCache();  // never destroyed: buffers may be freed during interpreter exit
+  return *cache;
+}
+
 inline at::Tensor workspace(at::IntArrayRef shape, const at::TensorOptions& options) {
   int64_t count = 1;
   for (auto size : shape) count *= size;
@@ -313,12 +360,14 @@ inline at::Tensor workspace(at::IntArrayRef shape, const at::TensorOptions& opti
   constexpr size_t kHuge = size_t(2) << 20;
   if (bytes < 2 * kHuge) return at::empty(shape, options);
   const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
-  void* ptr = nullptr;
-  if (posix_memalign(&ptr, kHuge, rounded) != 0) return at::empty(shape, options);
+  void* ptr = workspace_cache().take(rounded);
+  if (ptr == nullptr) {
+    if (posix_memalign(&ptr, kHuge, rounded) != 0) return at::empty(shape, options);
 #ifdef MADV_HUGEPAGE
-  madvise(ptr, rounded, MADV_HUGEPAGE);
+    madvise(ptr, rounded, MADV_HUGEPAGE);
 #endif
-  return at::from_blob(ptr, shape, [](void* data) { std::free(data); }, options);
+  }
+  return at::from_blob(ptr, shape, [rounded](void* data) { workspace_cache().give(data, rounded); }, options);
 }
 
 inline at::Tensor empty_like_shape(const at::Tensor& like, at::IntArrayRef shape) {

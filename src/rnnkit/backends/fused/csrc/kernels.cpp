@@ -151,6 +151,8 @@ std::vector<at::Tensor> min_backward(const at::Tensor& grad, const at::Tensor& p
   return result;
 }
 
+int64_t release_workspace() { return workspace_cache().release(); }
+
 bool has_blas() { return find_sgemm() != nullptr && find_dgemm() != nullptr; }
 
 }  // namespace
@@ -184,4 +186,5 @@ TORCH_LIBRARY(rnnkit_cpu, m) {
   m.def("min_backward(Tensor grad, Tensor projected, Tensor h, Tensor h0, bool lstm) -> Tensor[]",
         &rnnkit::min_backward);
   m.def("has_blas() -> bool", &rnnkit::has_blas);
+  m.def("release_workspace() -> int", &rnnkit::release_workspace);
 }
