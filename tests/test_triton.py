@@ -44,9 +44,8 @@ def _compare(cell, mode, *, bidirectional=True, hidden=5):
     h0 = rnnkit.cells.map_state(lambda t: torch.randn_like(t).requires_grad_(), loop.initial_state(3, dtype=F64))
     lengths = torch.tensor([5, 2, 4])
     results = []
+    original, runner_mode = runner.run_triton, ({"mode": mode} if mode else {})
     for layer in (loop, ours):
-        original = runner.run_triton
-        runner_mode = {"mode": mode} if mode else {}
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(runner, "run_triton", lambda *a, **k: original(*a, **{**k, **runner_mode}))
             out, state = layer(x, h0, lengths)

@@ -39,10 +39,11 @@ class _Graphs:
     def __init__(self) -> None:
         self.cache: dict[tuple, tuple[torch.cuda.CUDAGraph, list[Tensor], list[Tensor]]] = {}
 
-    def run(self, fn, inputs: list[Tensor]) -> list[Tensor]:
-        """``fn(*inputs)`` through a captured graph: the first call per key captures, later calls copy
-        the inputs into the graph's buffers and replay. Outputs are cloned (a later replay reuses them)."""
-        key = (fn.__name__, *((t.shape, t.dtype, t.data_ptr()) for t in inputs))
+    def run(self, fn, inputs: list[Tensor], options: tuple) -> list[Tensor]:
+        """``fn(*inputs)`` through a captured graph: the first call per shapes, dtypes and ``options`` (the
+        constants ``fn`` closes over) captures; later calls copy the inputs (weights included) into the
+        graph's buffers and replay. Outputs are cloned (the next replay overwrites the graph's)."""
+        key = (fn.__name__, options, *((t.shape, t.dtype, t.device) for t in inputs))
         if key not in self.cache:
             static = [t.clone() for t in inputs]
             stream = torch.cuda.Stream()
@@ -135,7 +136,7 @@ class TritonLSTMSequence(torch.autograd.Function):
                 return _lstm_steps_forward(projected, h0, c0, weight, nw, ncw, ncb, valid, eps, ln, lnc)
 
             inputs = [projected, h0, c0, weight, nw, ncw, ncb, valid]
-            outs = GRAPHS.run(lstm_loop, inputs) if capture else lstm_loop(*inputs)
+            outs = GRAPHS.run(lstm_loop, inputs, (eps, ln, lnc)) if capture else lstm_loop(*inputs)
             out, hs, cs, gates, xhat, rstd, chat, rstdc, th = outs
         ctx.save_for_backward(weight, nw, ncw, valid, hs, cs, gates, xhat, rstd, chat, rstdc, th)
         ctx.options = (ln, lnc, mode)
@@ -209,7 +210,8 @@ class TritonGRUSequence(torch.autograd.Function):
                 return _gru_steps_forward(projected, h0, weight, nw, bias, valid, eps, ln, has_bias)
 
             inputs = [projected, h0, weight, nw, bias, valid]
-            out, hs, gates, hidn, xhat, rstd = GRAPHS.run(gru_loop, inputs) if capture else gru_loop(*inputs)
+            graphed = GRAPHS.run(gru_loop, inputs, (eps, ln, has_bias)) if capture else gru_loop(*inputs)
+            out, hs, gates, hidn, xhat, rstd = graphed
         ctx.save_for_backward(weight, nw, valid, hs, gates, hidn, xhat, rstd)
         ctx.options = (ln, has_bias, mode)
         return out, hs[-1].clone()
