@@ -289,3 +289,8 @@ def test_a_failed_build_is_reported_and_auto_falls_back_to_the_loop(monkeypatch,
     assert "building rnnkit CPU kernels, once" in err and "failed to build (Error building extension" in err
     assert layer.backend == "loop" and "failed to build" in layer.backend.reason
     assert out.shape == (1, 4, 3)
+
+
+def test_the_drop_ins_refuse_backends_they_would_not_run():
+    with pytest.raises(ValueError, match=r"backend: the drop-ins take one of .*got 'fused'"):
+        rnnkit.LSTM(2, 3, backend="fused")

@@ -247,6 +247,7 @@ __all__ = [
     "choose_backend",
     "chunked_scan",
     "flat_weights",
+    "kernels_unavailable",
     "linear_scan",
     "log_space_scan",
     "native_mode",

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from rnnkit.backends.fused.functions import GRUSequence, LSTMSequence, SimpleSequence, StepRegularization
 from rnnkit.backends.loop import reverse_padded
-from rnnkit.cells.base import LSTMState, RecurrentCell, State
+from rnnkit.cells.base import LSTMState, RecurrentCell, State, map_state
 from rnnkit.cells.kernel import declared_kernel
 
 
@@ -44,7 +44,10 @@ def run_fused(
     projected = cell.project_input(x)
     if reverse:
         projected = reverse_padded(projected, lengths)
-    projected = projected.contiguous()
+    # Under autocast the projection may come in bfloat16: the kernels compute in the weights' dtype.
+    dtype = spec.weight_hh.dtype
+    projected = projected.to(dtype).contiguous()
+    state = map_state(lambda t: t.to(dtype), state)
     if lengths is not None:
         lengths = lengths.to("cpu", dtype=torch.long).contiguous()
     if spec.family == "lstm":
