@@ -222,7 +222,7 @@ def measure_cell(cell: str, size: Size, *, device: str = "cpu", repeats: int = 5
             infer[name].append(timed(infer_pass(module)))
     memory = _PeakMemory(device)
     # What backend="auto" runs for a training pass at this size (measured preferences included).
-    auto_choice = str(auto_layer.train()._choose(Workload(device, size.batch, size.steps, grad=True)))
+    auto_choice = str(auto_layer.train().backend_for(Workload(device, size.batch, size.steps, grad=True)))
     rows = []
     for name, module in variants.items():
         module.zero_grad(set_to_none=True)

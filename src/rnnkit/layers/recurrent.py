@@ -221,9 +221,13 @@ class Recurrent(nn.Module, Saveable):
         sizes and whether gradients are taken (measured preferences, :mod:`rnnkit.backends.tuning`):
         it describes the last forward's input, or before any forward, the parameters' device.
         """
-        return self._choose(self._workload)
+        return self.backend_for(self._workload)
 
-    def _choose(self, workload: Workload | None) -> BackendChoice:
+    def backend_for(self, workload: Workload | None) -> BackendChoice:
+        """The backend this layer would run for ``workload`` (device, batch, steps, grad mode), and why.
+
+        ``None``: only the parameters' device is known (what :attr:`backend` says before any forward).
+        """
         if workload is None:
             parameter = next(self.parameters(), None)
             workload = Workload(device=parameter.device.type if parameter is not None else "cpu")
