@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned, so nothing later can resolve a different (CUDA) build.
 	$(PY) -m pip install --quiet -c constraints.txt "torch==2.13.0"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,plots,tensorboard,mnist]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,plots,tensorboard,mnist,forecast,datasets,triton]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 
 bench: $(STAMP)
+	OMP_NUM_THREADS=1 $(VENV)/bin/rnnkit bench speed --threads 1 --output-dir docs/bench
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/scan_speed.py
 

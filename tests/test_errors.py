@@ -99,7 +99,8 @@ def test_forcing_native_for_a_cell_without_kernel():
 
     with pytest.raises(ValueError, match="backend='native' is not available: LeakyIntegratorCell has no fused"):
         rnnkit.Recurrent(LeakyIntegratorCell, 2, 3, backend="native")
-    with pytest.raises(ValueError, match=r"backend: expected one of \('auto', 'native', 'scan', 'loop'\), got 'cuda'"):
+    expected = r"backend: expected one of \('auto', 'native', 'scan', 'fused', 'triton', 'loop'\), got 'cuda'"
+    with pytest.raises(ValueError, match=expected):
         rnnkit.Recurrent("gru", 2, 3, backend="cuda")
 
 

@@ -99,10 +99,11 @@ def test_zoneout_training_keeps_old_or_new_values_and_eval_uses_the_expectation(
     assert max_diff(out[0, :, 0], expected) < 1e-14
 
 
-def test_zoneout_rates_per_state_tensor_match_a_hand_loop_in_eval():
+@pytest.mark.parametrize("backend", ["fused", "loop"])
+def test_zoneout_rates_per_state_tensor_match_a_hand_loop_in_eval(backend):
     torch.manual_seed(3)
-    layer = rnnkit.Recurrent("lstm", 2, 3, regularizers=[Zoneout((0.0, 0.5))]).double().eval()
-    assert layer.backend == "loop" and "zoneout (p=(0.0, 0.5))" in layer.backend.reason
+    layer = rnnkit.Recurrent("lstm", 2, 3, regularizers=[Zoneout((0.0, 0.5))], backend=backend).double().eval()
+    assert layer.backend == backend
     cell = layer.first_cell
     x = torch.randn(2, 4, 2, dtype=F64)
     h = c = torch.zeros(2, 3, dtype=F64)

@@ -40,6 +40,16 @@ from rnnkit.training import Trainer, TrainerConfig
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # The forecaster pulls in pandas; import it only when asked for.
+    if name == "Forecaster":
+        from rnnkit.tasks.forecast import Forecaster
+
+        return Forecaster
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
+
+
 __all__ = [
     "CRNN",
     "GRU",
@@ -52,6 +62,7 @@ __all__ = [
     "ConvLSTMCell",
     "DropConnect",
     "ElmanCell",
+    "Forecaster",
     "GRUCell",
     "IndRNNCell",
     "LRUCell",

@@ -251,14 +251,16 @@ def _diagnose(argv: Sequence[str]) -> int:
     return 0
 
 
-def _demo(argv: Sequence[str]) -> int:
-    from rnnkit.tasks.quick_forecast import QuickForecastConfig, run_quick_forecast
+def _forecast(argv: Sequence[str]) -> int:
+    from rnnkit.tasks.forecast.cli import main as forecast_main
 
-    parser = argparse.ArgumentParser(prog="rnnkit demo")
-    parser.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    args = parser.parse_args(argv)
-    run_quick_forecast(QuickForecastConfig(epochs=args.epochs))
-    return 0
+    return forecast_main(argv)
+
+
+def _demo(argv: Sequence[str]) -> int:
+    from rnnkit.tasks.forecast.cli import run_forecast
+
+    return run_forecast(["--dataset", "sunspots", *argv])
 
 
 def _moving_digits(argv: Sequence[str]) -> int:
@@ -297,6 +299,37 @@ def _moving_digits(argv: Sequence[str]) -> int:
     return 0
 
 
+def _bench_speed(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit bench speed",
+        description="speed: every cell on every backend that runs it, as ratios against torch.nn and the loop "
+                    "measured in the same run, plus peak memory; writes speed.md and speed.png",
+    )
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--quick", action="store_true", help="one tiny size and four cells: a smoke test")
+    parser.add_argument("--cells", help="comma-separated cells to run (default: all), e.g. layernorm_lstm,mingru")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repetitions per variant (default 5; quick 2)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (1 avoids OpenMP stalls when other jobs share the cores)")
+    parser.add_argument("--output-dir", default="bench_speed", help="where to write speed.md and speed.png")
+    parser.add_argument("--note", default="", help="a sentence printed under the table header (e.g. machine load)")
+    args = parser.parse_args(argv)
+    import torch
+
+    from rnnkit.bench import run_speed_benchmark
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as the Trainer does: subnormal gates cost every variant ~10x
+    try:
+        run_speed_benchmark(device=args.device, quick=args.quick, cells=args.cells.split(",") if args.cells else None,
+                            repeats=args.repeats, output_dir=args.output_dir, note=args.note)
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+    print(Path(args.output_dir, "speed.md").read_text())
+    return 0
+
+
 def _bench_longrange(argv: Sequence[str]) -> int:
     from rnnkit.tasks.longrange_bench import main as longrange_main
 
@@ -305,6 +338,7 @@ def _bench_longrange(argv: Sequence[str]) -> int:
 
 #: ``rnnkit bench NAME``: each benchmark parses its own flags.
 BENCHMARKS = {
+    "speed": (_bench_speed, "every cell on every backend against torch.nn and the loop, plus peak memory"),
     "longrange": (_bench_longrange, "adding, copy memory and (permuted) sequential MNIST for every cell"),
 }
 
@@ -325,8 +359,10 @@ def _bench(argv: Sequence[str]) -> int:
 COMMANDS = {
     "train": (_train, "train a task: rnnkit train --config run.yaml [--max-epochs 5 --task.steps 100 ...]"),
     "diagnose": (_diagnose, "plot the gradient norm per time step and layer (vanishing gradients)"),
-    "demo": (_demo, "train a small LSTM on the embedded sunspot series and compare with naive"),
-    "bench": (_bench, "benchmarks: rnnkit bench longrange [--quick] (rnnkit bench --help lists them)"),
+    "forecast": (_forecast, "backtest and forecast a series: rnnkit forecast [--data file.csv ...]; "
+                            "rnnkit forecast predict --model DIR"),
+    "demo": (_demo, "the forecasting pipeline on the embedded sunspot series (same as rnnkit forecast)"),
+    "bench": (_bench, "benchmarks: rnnkit bench speed|longrange [--quick] (rnnkit bench --help lists them)"),
     "moving-digits": (_moving_digits, "ConvLSTM next-frame prediction of real MNIST digits; writes a PNG and metrics"),
 }
 
@@ -342,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
+    from rnnkit.data.timeseries import SeriesError
     from rnnkit.serialization import SerializationError
     from rnnkit.training import BatchError, TrainingDiverged
 
@@ -356,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run, _ = COMMANDS[argv[0]]
     try:
         return run(argv[1:])
-    except (CLIError, SerializationError, BatchError, ImportError) as error:
+    except (CLIError, SerializationError, BatchError, ImportError, SeriesError) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -34,7 +34,9 @@ import math
 import torch
 from torch import Tensor
 
+from rnnkit.backends.fused import LinearScan, MinRecurrence, kernels_unavailable, load_kernels
 from rnnkit.backends.loop import reverse_padded
+from rnnkit.cells.kernel import LINEAR_FAMILIES, declared_kernel
 from rnnkit.cells.linear import LinearCoefficients, LinearRecurrentCell, LogCoefficients
 
 
@@ -154,10 +156,28 @@ def chunked_scan(a: Tensor, b: Tensor, h0: Tensor | None = None, *, chunk_size: 
     return states.reshape(chunks * chunk, *states.shape[2:])[:steps]
 
 
+_COMPILED_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+
+
+def compiled_scan_unavailable(device: torch.device | str, dtype: torch.dtype) -> str | None:
+    """Why the compiled CPU scan cannot run for this device and dtype (``None``: it can)."""
+    if torch.device(device).type != "cpu":
+        return f"the compiled scan runs on the CPU, not {torch.device(device).type}"
+    if dtype not in _COMPILED_DTYPES:
+        return f"the compiled scan takes float32/64 or complex64/128, not {dtype}"
+    return kernels_unavailable()
+
+
 def scan(
     coefficients: LinearCoefficients | LogCoefficients, h0: Tensor | None = None, *, chunk_size: int | None = None
 ) -> Tensor:
-    """All states of a linear recurrence given by a cell's coefficients (time on dim 0), by :func:`chunked_scan`."""
+    """All states of a linear recurrence given by a cell's coefficients (time on dim 0).
+
+    On the CPU, where rnnkit's kernels are available, one compiled pass over time
+    (:class:`~rnnkit.backends.fused.LinearScan`: on one core a scan cannot beat ``O(T)`` sequential
+    work, and this pass has no extra ones); elsewhere (CUDA, no compiler) :func:`chunked_scan`.
+    ``chunk_size`` forces :func:`chunked_scan`.
+    """
     if isinstance(coefficients, LogCoefficients):
         a, b = torch.exp(coefficients.log_a), torch.exp(coefficients.log_b)
     elif isinstance(coefficients, LinearCoefficients):
@@ -166,7 +186,20 @@ def scan(
         raise TypeError(
             f"coefficients: expected LinearCoefficients or LogCoefficients, got {type(coefficients).__name__}"
         )
+    if chunk_size is None and _compiled_ready(b):
+        return LinearScan.apply(a.expand_as(b), b, torch.zeros_like(b[0]) if h0 is None else h0)
     return chunked_scan(a, b, h0, chunk_size=chunk_size)
+
+
+def _compiled_ready(like: Tensor) -> bool:
+    """Whether the compiled scan can run on ``like``'s device and dtype (building the kernels on first use)."""
+    if compiled_scan_unavailable(like.device, like.dtype) is not None:
+        return False
+    try:
+        load_kernels()
+    except RuntimeError:  # the build failed (reported on stderr): the chunked scan computes the same
+        return False
+    return True
 
 
 def run_scan(
@@ -194,7 +227,12 @@ def run_scan(
     projected = cell.project_input(x)
     if reverse:
         projected = reverse_padded(projected, lengths)
-    states = scan(cell.coefficients(projected), cell.to_scan_value(state), chunk_size=chunk_size)
+    spec = declared_kernel(cell)
+    if chunk_size is None and spec is not None and spec.family in LINEAR_FAMILIES and _compiled_ready(projected):
+        # minGRU / minLSTM: the gate arithmetic inside the compiled scan, one pass each way.
+        states = MinRecurrence.apply(projected.contiguous(), state.contiguous(), spec.family == "minlstm")
+    else:
+        states = scan(cell.coefficients(projected), cell.to_scan_value(state), chunk_size=chunk_size)
     out = cell.readout(states, projected)
     if lengths is None:
         final = states[-1]

@@ -155,6 +155,14 @@ class RecurrentCell(nn.Module):
         """Advance one time step: ``(B, P)`` projected input and state -> ``(B, output_size)`` and new state."""
         raise NotImplementedError
 
+    def kernel_spec(self):
+        """The compiled kernel family this cell's step belongs to (``rnnkit.cells.kernel.KernelSpec``), or ``None``.
+
+        Override it, in the same class as :meth:`step`, to run whole sequences of the cell on the
+        ``fused`` backend (compiled time loop, hand-written backward); see :mod:`rnnkit.cells.kernel`.
+        """
+        return None
+
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """One step from a raw input ``x`` of shape ``(B, I)`` (``(B, C, H, W)`` for spatial cells);
         ``state`` defaults to zeros."""

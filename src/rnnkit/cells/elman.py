@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from rnnkit.cells._init import uniform_like_torch
 from rnnkit.cells.base import RecurrentCell
+from rnnkit.cells.kernel import KernelSpec
 
 _NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
@@ -59,6 +60,9 @@ class ElmanCell(RecurrentCell):
     def step(self, projected_x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         h = self._phi(torch.addmm(projected_x, state, self.weight_hh.t()))
         return h, h
+
+    def kernel_spec(self) -> KernelSpec:
+        return KernelSpec("elman", self.weight_hh, nonlinearity=self.nonlinearity)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}, nonlinearity={self.nonlinearity!r}"

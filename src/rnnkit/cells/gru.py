@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from rnnkit.cells._init import uniform_like_torch
 from rnnkit.cells.base import RecurrentCell
+from rnnkit.cells.kernel import KernelSpec
 
 
 class GRUCell(RecurrentCell):
@@ -64,6 +65,9 @@ class GRUCell(RecurrentCell):
         n = torch.tanh(x_n + r * h_n)
         h = n + z * (state - n)
         return h, h
+
+    def kernel_spec(self) -> KernelSpec:
+        return KernelSpec("gru", self.weight_hh, bias_hh=self.bias_hh)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.cells.base import RecurrentCell
+from rnnkit.cells.kernel import KernelSpec
 
 _NONLINEARITIES = {"relu": torch.relu, "tanh": torch.tanh}
 
@@ -113,6 +114,9 @@ class IndRNNCell(RecurrentCell):
     def step(self, projected_x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         h = self._phi(torch.addcmul(projected_x, state, self.recurrent_weight()))
         return h, h
+
+    def kernel_spec(self) -> KernelSpec:
+        return KernelSpec("indrnn", self.recurrent_weight(), nonlinearity=self.nonlinearity)
 
     def extra_repr(self) -> str:
         bounds = f", recurrent_max_abs={self.recurrent_max_abs}" if self.recurrent_max_abs is not None else ""

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from rnnkit.cells._init import uniform_like_torch
 from rnnkit.cells.base import LSTMState, RecurrentCell
+from rnnkit.cells.kernel import KernelSpec
 
 
 class LayerNormLSTMCell(RecurrentCell):
@@ -66,7 +67,9 @@ class LayerNormLSTMCell(RecurrentCell):
         return ((self.hidden_size,), (self.hidden_size,))
 
     def project_input(self, x: Tensor) -> Tensor:
-        return self.norm_ih(F.linear(x, self.weight_ih)) + self.bias
+        # LN(W x; alpha_1) + b as one layer_norm call with b as its shift: one pass less over (T, B, 4H).
+        norm = self.norm_ih
+        return F.layer_norm(F.linear(x, self.weight_ih), norm.normalized_shape, norm.weight, self.bias, norm.eps)
 
     def step(self, projected_x: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
         h, c = state
@@ -75,6 +78,11 @@ class LayerNormLSTMCell(RecurrentCell):
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(self.norm_cell(c))
         return h, LSTMState(h, c)
+
+    def kernel_spec(self) -> KernelSpec:
+        norm_cell = (self.norm_cell.weight, self.norm_cell.bias)
+        eps = self.norm_hh.eps
+        return KernelSpec("lstm", self.weight_hh, norm_hh=self.norm_hh.weight, norm_cell=norm_cell, eps=eps)
 
 
 class LayerNormGRUCell(RecurrentCell):
@@ -117,7 +125,8 @@ class LayerNormGRUCell(RecurrentCell):
         self.norm_hh = nn.LayerNorm(3 * hidden_size, eps=eps, bias=False)
 
     def project_input(self, x: Tensor) -> Tensor:
-        return self.norm_ih(F.linear(x, self.weight_ih)) + self.bias_ih
+        norm = self.norm_ih
+        return F.layer_norm(F.linear(x, self.weight_ih), norm.normalized_shape, norm.weight, self.bias_ih, norm.eps)
 
     def step(self, projected_x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         hidden = self.norm_hh(F.linear(state, self.weight_hh)) + self.bias_hh
@@ -128,3 +137,7 @@ class LayerNormGRUCell(RecurrentCell):
         n = torch.tanh(x_n + r * h_n)
         h = n + z * (state - n)
         return h, h
+
+    def kernel_spec(self) -> KernelSpec:
+        eps = self.norm_hh.eps
+        return KernelSpec("gru", self.weight_hh, bias_hh=self.bias_hh, norm_hh=self.norm_hh.weight, eps=eps)

@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from rnnkit.cells._init import uniform_like_torch
 from rnnkit.cells.base import LSTMState, RecurrentCell
+from rnnkit.cells.kernel import KernelSpec
 
 
 class LSTMCell(RecurrentCell):
@@ -96,6 +97,11 @@ class LSTMCell(RecurrentCell):
         if self.weight_hr is not None:
             h = h @ self.weight_hr.t()
         return h, LSTMState(h, c)
+
+    def kernel_spec(self) -> KernelSpec | None:
+        if self.proj_size:  # the kernels have no output projection
+            return None
+        return KernelSpec("lstm", self.weight_hh)
 
     def extra_repr(self) -> str:
         proj = f", proj_size={self.proj_size}" if self.proj_size else ""

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.cells.kernel import KernelSpec
 from rnnkit.cells.linear import LinearRecurrentCell, LogCoefficients
 
 
@@ -77,6 +78,9 @@ class MinGRUCell(LinearRecurrentCell):
         # log(1 - sigmoid(k)) = -softplus(k); log sigmoid(k) = -softplus(-k)  (App. B)
         return LogCoefficients(-F.softplus(k), -F.softplus(-k) + log_g(candidate))
 
+    def kernel_spec(self) -> KernelSpec:
+        return KernelSpec("mingru")
+
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
 
@@ -125,6 +129,9 @@ class MinLSTMCell(LinearRecurrentCell):
         k_f, k_i, candidate = projected.chunk(3, dim=-1)
         diff = F.softplus(-k_f) - F.softplus(-k_i)  # log i - log f
         return LogCoefficients(-F.softplus(diff), -F.softplus(-diff) + log_g(candidate))
+
+    def kernel_spec(self) -> KernelSpec:
+        return KernelSpec("minlstm")
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"

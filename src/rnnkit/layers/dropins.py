@@ -20,6 +20,9 @@ from rnnkit.backends.loop import run_layers
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, LSTMState, RecurrentCell
 from rnnkit.serialization import Saveable
 
+#: Backends the drop-ins accept.
+DROPIN_BACKENDS = ("auto", "native", "loop")
+
 
 class _CellStack(nn.Module):
     """Cells shaped like a drop-in's layers; run with the drop-in's parameters via ``functional_call``."""
@@ -42,7 +45,14 @@ class _DropIn(Saveable):
 
     def __init__(self, *args: Any, backend: str = "auto", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._requested_backend = check_backend_name(backend)
+        if check_backend_name(backend) not in DROPIN_BACKENDS:
+            # The drop-ins keep torch.nn's kernel or run the reference; the other fast paths are
+            # Recurrent's (Recurrent.from_torch(module) gives one with the same weights).
+            raise ValueError(
+                f"backend: the drop-ins take one of {DROPIN_BACKENDS}, got {backend!r}; "
+                "use rnnkit.Recurrent.from_torch(layer, backend=...) for the others"
+            )
+        self._requested_backend = backend
 
     @property
     def backend(self) -> BackendChoice:

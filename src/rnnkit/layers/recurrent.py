@@ -11,7 +11,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.backends import CELL_RUNNERS, BackendChoice, check_backend_name, choose_backend
+from rnnkit.backends import CELL_RUNNERS, BackendChoice, Workload, check_backend_name, choose_backend
+from rnnkit.backends.fused import load_kernels
 from rnnkit.backends.loop import run_layers
 from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.cells import CELLS, RecurrentCell, State, map_state, resolve_cell
@@ -51,8 +52,9 @@ class Recurrent(nn.Module, Saveable):
         dropout: dropout on each layer's output except the last, in training mode.
         residual: add each layer's input to its output, for layers after the first.
         batch_first: ``x`` and outputs are ``(B, T, ·)``; with ``False``, ``(T, B, ·)``.
-        backend: ``"auto"`` (fused kernel, else scan, else loop: whichever first applies), ``"native"``,
-            ``"scan"`` or ``"loop"``.
+        backend: ``"auto"`` (a measured preference, else PyTorch's kernel, else the scan, else rnnkit's
+            compiled kernels, else the loop: whichever first applies; see :attr:`backend`), ``"native"``,
+            ``"scan"``, ``"fused"`` or ``"loop"``.
         regularizers: recurrent regularisers applied to every cell, e.g.
             ``[VariationalDropout(0.25), Zoneout(0.1), DropConnect(0.5)]`` (see
             :mod:`rnnkit.layers.regularizers`); the backend reason says how they affect the choice.
@@ -113,6 +115,9 @@ class Recurrent(nn.Module, Saveable):
         self._cell_options = dict(cell_options)
         # Set only inside recording_steps(): a list that receives per-step outputs (diagnostics).
         self._step_records: list[StepRecord] | None = None
+        # The last forward's device, batch, steps and grad mode: the measured preferences of
+        # backend="auto" depend on them (rnnkit.backends.tuning).
+        self._workload: Workload | None = None
         self.cells = nn.ModuleDict()
         layer_input = input_size
         for layer in range(num_layers):
@@ -210,12 +215,27 @@ class Recurrent(nn.Module, Saveable):
     def backend(self) -> BackendChoice:
         """The backend that runs whole sequences, and why (``layer.backend.reason``).
 
-        It can depend on the mode: variational dropout acts only in training, so in evaluation a
-        fused kernel or the scan may run where the loop runs in training.
+        It can depend on the mode: variational dropout acts only in training, so in evaluation
+        PyTorch's kernel or the scan may run where the compiled kernels or the loop run in
+        training. With ``backend="auto"`` it can also depend on the device, the batch and sequence
+        sizes and whether gradients are taken (measured preferences, :mod:`rnnkit.backends.tuning`):
+        it describes the last forward's input, or before any forward, the parameters' device.
         """
+        return self.backend_for(self._workload)
+
+    def backend_for(self, workload: Workload | None) -> BackendChoice:
+        """The backend this layer would run for ``workload`` (device, batch, steps, grad mode), and why.
+
+        ``None``: only the parameters' device is known (what :attr:`backend` says before any forward).
+        """
+        if workload is None:
+            parameter = next(self.parameters(), None)
+            workload = Workload(device=parameter.device.type if parameter is not None else "cpu")
         hooks = [r.per_step_reason(self.training) for r in self.regularizers]
+        active = [r for r, h in zip(self.regularizers, hooks, strict=True) if h]
         choice = choose_backend(
-            self._requested_backend, list(self.cells.values()), per_step_hooks=[h for h in hooks if h]
+            self._requested_backend, list(self.cells.values()), per_step_hooks=[h for h in hooks if h],
+            kernel_hooks=all(r.kernel_supported for r in active), workload=workload,
         )
         notes = [note for r in self.regularizers if (note := r.backend_note(self.training))]
         return BackendChoice(choice, "; ".join([choice.reason, *notes])) if notes else choice
@@ -322,15 +342,27 @@ class Recurrent(nn.Module, Saveable):
         return HookedCell(cell, hooks) if hooks else cell
 
     def _run(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        batch_dim = 0 if self.batch_first else 1
+        self._workload = Workload(
+            device=x.device.type, batch=x.shape[batch_dim], steps=x.shape[1 - batch_dim],
+            grad=torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters())),
+        )
         # Recording per-step outputs (diagnostics) needs the reference loop: fused kernels and the
         # scan expose only whole sequences.
         backend = self.backend if self._step_records is None else "loop"
+        if backend == "fused":
+            try:
+                load_kernels()  # built on first use, announced on stderr
+            except RuntimeError:
+                # The build failed: the reason is kept, "auto" now picks another backend and says
+                # why, a forced "fused" raises with it.
+                backend = self.backend
         if backend == "native":
             return self._forward_native(x, state, lengths)
         x_tm = x.transpose(0, 1) if self.batch_first else x
         per_cell = [map_state(lambda t, i=i: t[i], state) for i in range(len(self.cells))]
         layers = self._layers()
-        if backend == "loop":  # per-step regularisers, if any, with this call's masks
+        if backend in ("loop", "fused"):  # per-step regularisers, if any, with this call's masks
             d = self.num_directions
             layers = [
                 [self._hooked(cell, per_cell[k * d + j]) for j, cell in enumerate(row)] for k, row in enumerate(layers)

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from rnnkit.backends.fused import StepRegularization
 from rnnkit.cells.base import RecurrentCell, State, state_tensors
 
 
@@ -43,6 +44,11 @@ def _replace_first(state: State, tensor: Tensor) -> State:
 class StepHook:
     """What a per-step regulariser does to one cell during one forward (masks already sampled)."""
 
+    def kernel_terms(self, steps: int) -> dict:
+        """The same action as arguments of the compiled kernels (``StepRegularization`` fields):
+        ``{"var_mask": ...}`` or ``{"zoneout": ...}``; empty when it has none."""
+        return {}
+
     def before(self, state: State) -> State:
         """The state the cell's step reads (default: unchanged)."""
         return state
@@ -54,6 +60,10 @@ class StepHook:
 
 class Regularizer:
     """Base class of the recurrent regularisers (see the module docstring for the two kinds)."""
+
+    #: Whether its per-step hook has a kernel form (:meth:`StepHook.kernel_terms`), so the compiled
+    #: kernels (``backend="fused"``) can run it.
+    kernel_supported: bool = False
 
     def check(self, cell: RecurrentCell) -> None:
         """Raise ``ValueError`` if this regulariser cannot apply to ``cell`` (called at construction)."""
@@ -86,6 +96,9 @@ class _MaskFirst(StepHook):
     def before(self, state: State) -> State:
         return _replace_first(state, state_tensors(state)[0] * self.mask)
 
+    def kernel_terms(self, steps: int) -> dict:
+        return {"var_mask": self.mask.contiguous()}
+
 
 class VariationalDropout(Regularizer):
     r"""Dropout on the recurrent input with one mask per sequence, the same at every step.
@@ -104,6 +117,8 @@ class VariationalDropout(Regularizer):
         >>> layer.backend.reason  # doctest: +ELLIPSIS
         '...variational dropout (p=0.25) masks the recurrent input inside every step...'
     """
+
+    kernel_supported = True
 
     def __init__(self, p: float) -> None:
         self.p = _check_probability("p", p)
@@ -128,8 +143,17 @@ class VariationalDropout(Regularizer):
 
 
 class _Zone(StepHook):
-    def __init__(self, rates: tuple[float, ...], training: bool) -> None:
-        self.rates, self.training = rates, training
+    def __init__(self, rates: tuple[float, ...], training: bool, like: tuple[Tensor, ...] = ()) -> None:
+        self.rates, self.training, self.like = rates, training, like
+
+    def kernel_terms(self, steps: int) -> dict:
+        # Training: all steps' masks at once, 1 where a unit keeps its previous value; evaluation: the rate.
+        masks = tuple(
+            torch.empty(steps, *tensor.shape, dtype=tensor.dtype, device=tensor.device).bernoulli_(p)
+            if self.training and p > 0 else p
+            for p, tensor in zip(self.rates, self.like, strict=False)
+        )
+        return {"zoneout": masks}
 
     def after(self, old: State, new: State, output: Tensor) -> tuple[Tensor, State]:
         old_t, new_t = state_tensors(old), state_tensors(new)
@@ -175,6 +199,8 @@ class Zoneout(Regularizer):
         >>> layer = rnnkit.Recurrent("lstm", 8, 16, regularizers=[Zoneout((0.05, 0.5))])
     """
 
+    kernel_supported = True
+
     def __init__(self, p: float | Sequence[float]) -> None:
         if isinstance(p, (int, float)) and not isinstance(p, bool):
             self.p: float | tuple[float, ...] = _check_probability("p", p)
@@ -213,7 +239,7 @@ class Zoneout(Regularizer):
 
     def bind(self, cell: RecurrentCell, state: State, training: bool) -> StepHook | None:
         rates = self._rates(cell)
-        return _Zone(rates, training) if any(rates) else None
+        return _Zone(rates, training, state_tensors(state)) if any(rates) else None
 
     def get_config(self) -> dict:
         return {"p": self.p if isinstance(self.p, float) else list(self.p)}
@@ -299,6 +325,13 @@ class HookedCell:
 
     def project_input(self, x: Tensor) -> Tensor:
         return self.cell.project_input(x)
+
+    def kernel_regularization(self, steps: int) -> StepRegularization:
+        """The hooks as arguments of the compiled kernels, for a sequence of ``steps`` steps."""
+        terms: dict = {}
+        for hook in self.hooks:
+            terms.update(hook.kernel_terms(steps))
+        return StepRegularization(**terms)
 
     def step(self, projected_x: Tensor, state: State) -> tuple[Tensor, State]:
         read = state

@@ -62,6 +62,8 @@ class TrainerConfig:
         tensorboard: also write TensorBoard event files (needs ``pip install rnnkit[tensorboard]``).
         plot: write ``training_curves.png`` at the end (needs matplotlib).
         max_nonfinite_steps: stop after this many consecutive steps with a non-finite loss or gradient.
+        flush_denormal: during ``fit``, treat subnormal floats as zero on the CPU (where supported);
+            they arise from saturated gates and slow CPU arithmetic about tenfold.
     """
 
     max_epochs: int | None = 10
@@ -98,6 +100,7 @@ class TrainerConfig:
     tensorboard: bool = False
     plot: bool = True
     max_nonfinite_steps: int = 10
+    flush_denormal: bool = True
 
     def __post_init__(self) -> None:
         self.validate()

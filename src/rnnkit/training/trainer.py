@@ -82,9 +82,14 @@ class Trainer:
         check_trainable(model, tbptt=tbptt)
         wants_cuda = cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())
         self.dist = dist = setup_distributed("cuda" if wants_cuda else "cpu")
+        # Saturated gates drive RNN activations into subnormal floats, which CPUs process ~10x
+        # slower (measured: 0.07 s -> 0.65 s per LSTM step mid-training); flush them to zero.
+        flush = cfg.flush_denormal and torch.set_flush_denormal(True)
         try:
             return self._fit(model, train_data, val_data, resume)
         finally:
+            if flush:
+                torch.set_flush_denormal(False)
             dist.close()
 
     def _fit(self, model: nn.Module, train_data: Any, val_data: Any, resume: bool | str) -> FitResult:

@@ -1,0 +1,131 @@
+"""Building and loading rnnkit's CPU kernels (one C++ library, compiled on first use, cached).
+
+The kernels (``csrc/``) are compiled once per machine with ``torch.utils.cpp_extension.load`` into
+a user cache directory (``$RNNKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/rnnkit``, else
+``~/.cache/rnnkit``), under a name hashed from the sources, the flags, the torch and Python
+versions and the CPU's instruction set (the build uses ``-march=native``), so a change of any of
+them builds anew and a cached build is never loaded where it does not belong. The build is
+announced on stderr ("building rnnkit CPU kernels, once, ...") with its duration; it is never
+silent. Where no C++ compiler (or no ``ninja``) is found, or ``RNNKIT_NO_KERNELS=1`` is set, or
+the build failed, :func:`kernels_unavailable` says why, and ``backend="auto"`` runs the reference
+loop with that reason in ``layer.backend.reason``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+SOURCE_DIR = Path(__file__).parent / "csrc"
+SOURCES = ("common.h", "lstm.h", "gru.h", "simple.h", "scan.h", "linear.h", "kernels.cpp")
+CFLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math")
+#: Seconds the build took on the development machine (2 shared cores), for the announcement.
+TYPICAL_BUILD_SECONDS = 20
+
+_state: dict[str, object] = {"loaded": False, "failure": None}
+
+
+def cache_dir() -> Path:
+    """Where built kernels are kept: ``$RNNKIT_CACHE_DIR``, ``$XDG_CACHE_HOME/rnnkit`` or ``~/.cache/rnnkit``."""
+    if os.environ.get("RNNKIT_CACHE_DIR"):
+        return Path(os.environ["RNNKIT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rnnkit"
+
+
+def _cpu_signature() -> str:
+    try:  # the instruction-set flags decide what -march=native emits
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def build_name() -> str:
+    """The library's name: ``rnnkit_cpu_<hash of sources, flags, versions and CPU>``."""
+    digest = hashlib.sha256()
+    for name in SOURCES:
+        digest.update((SOURCE_DIR / name).read_bytes())
+    digest.update(" ".join(CFLAGS).encode())
+    digest.update(f"{torch.__version__} {sys.version_info[:2]} {_cpu_signature()}".encode())
+    return f"rnnkit_cpu_{digest.hexdigest()[:16]}"
+
+
+def compiler() -> str | None:
+    """The C++ compiler ``torch.utils.cpp_extension`` would use, if one is installed."""
+    wanted = os.environ.get("CXX")
+    if wanted:
+        return shutil.which(wanted)
+    return shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+
+
+def kernels_unavailable() -> str | None:
+    """Why the CPU kernels cannot run here (``None``: they can; built or buildable). Cheap: never builds."""
+    if os.environ.get("RNNKIT_NO_KERNELS", "") not in ("", "0"):
+        return "the CPU kernels are disabled by RNNKIT_NO_KERNELS"
+    if _state["failure"] is not None:
+        return str(_state["failure"])
+    if _state["loaded"]:
+        return None
+    if sys.platform not in ("linux", "darwin"):
+        return f"the CPU kernels are built only on Linux and macOS, not {sys.platform}"
+    if compiler() is None:
+        return "no C++ compiler found to build the CPU kernels (install g++ or set CXX)"
+    from torch.utils.cpp_extension import is_ninja_available
+
+    if not is_ninja_available():
+        return "ninja is not installed; torch.utils.cpp_extension needs it to build the CPU kernels (pip install ninja)"
+    return None
+
+
+def load_kernels():
+    """The kernels' op namespace ``torch.ops.rnnkit_cpu``, built first if needed (announced on stderr).
+
+    Raises:
+        RuntimeError: with :func:`kernels_unavailable`'s reason when they cannot be built or loaded.
+    """
+    if _state["loaded"]:
+        return torch.ops.rnnkit_cpu
+    why = kernels_unavailable()
+    if why is not None:
+        raise RuntimeError(why)
+    from torch.utils.cpp_extension import load
+
+    name = build_name()
+    directory = cache_dir() / "kernels" / name
+    built = any(directory.glob(f"{name}*.so"))
+    if not built:
+        print(f"rnnkit: building rnnkit CPU kernels, once, ~{TYPICAL_BUILD_SECONDS} s (cached in {directory})",
+              file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        load(name, [str(SOURCE_DIR / "kernels.cpp")], extra_cflags=list(CFLAGS), extra_include_paths=[str(SOURCE_DIR)],
+             build_directory=str(directory), is_python_module=False, verbose=False)
+    except Exception as error:  # a compiler error, a missing header: keep the reason, run the loop instead
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        _state["failure"] = f"the CPU kernels failed to build ({first}); see the compiler output above"
+        print(f"rnnkit: {_state['failure']}", file=sys.stderr, flush=True)
+        raise RuntimeError(_state["failure"]) from error
+    if not built:
+        print(f"rnnkit: built the CPU kernels in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    _state["loaded"] = True
+    return torch.ops.rnnkit_cpu
+
+
+def release_workspace() -> int:
+    """Free the buffers the kernels keep for reuse (at most 1 GiB); returns the bytes freed (0 if never loaded).
+
+    The kernels keep large freed buffers (saved activations, per-step gradients) to reuse them in the
+    next call: a fresh one costs a page fault per page, which measured as much as the arithmetic.
+    """
+    return int(torch.ops.rnnkit_cpu.release_workspace()) if _state["loaded"] else 0

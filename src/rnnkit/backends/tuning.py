@@ -1,0 +1,108 @@
+"""What ``backend="auto"`` learnt from measurement: where a backend beats the default order's pick.
+
+:data:`AUTO_ORDER <rnnkit.backends.AUTO_ORDER>` ranks backends by what they can run (PyTorch's
+kernel, then the scan, then rnnkit's compiled kernels, then the loop). Measurement
+(``rnnkit bench speed``, tables in the README) shows cases where that rank is wrong for a device,
+cell and size; each is a :class:`Preference` here, consulted first, and its evidence is appended
+to ``layer.backend.reason``. Nothing here is guessed: each entry cites the measurement behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What a layer is about to run, as far as it is known (``None``: unknown).
+
+    Attributes:
+        device: device type of the parameters, ``"cpu"`` or ``"cuda"``.
+        batch: sequences in the batch.
+        steps: time steps.
+        grad: whether gradients will be taken (training) or not (inference).
+    """
+
+    device: str = "cpu"
+    batch: int | None = None
+    steps: int | None = None
+    grad: bool | None = None
+
+
+@dataclass(frozen=True)
+class Preference:
+    """Prefer ``backend`` for exact instances of ``cell`` on ``device`` when ``when(cell, workload)`` holds.
+
+    Attributes:
+        device: device type this was measured on.
+        cell: the cell class's name (exact class: a subclass may change the step).
+        backend: the backend to prefer (still subject to its own conditions, e.g. kernels built).
+        when: condition on the cell (its sizes) and the :class:`Workload`; unknown fields are ``None``
+            and must not match a size-dependent condition.
+        evidence: the sentence appended to the reason: what was measured, how, where.
+    """
+
+    device: str
+    cell: str
+    backend: str
+    when: Callable[[object, Workload], bool]
+    evidence: str
+
+    def matches(self, cell: object, workload: Workload) -> bool:
+        """Whether this preference is about ``cell``'s exact class on ``workload``'s device and applies."""
+        return type(cell).__name__ == self.cell and workload.device == self.device and self.when(cell, workload)
+
+
+_BENCH = (
+    "measured by `rnnkit bench speed` (CPU time, 1 thread, Intel Xeon Sapphire Rapids, torch 2.13, "
+    "2026-11-26; README, Speed)"
+)
+
+
+def _single_thread() -> bool:
+    # The measurements behind these preferences ran with one intra-op thread; with more, oneDNN and
+    # the GEMMs split each step differently, so they apply only where they were measured.
+    import torch
+
+    return torch.get_num_threads() == 1
+
+
+def _training(cell: object, workload: Workload) -> bool:
+    return workload.grad is True and _single_thread()
+
+
+def _always(cell: object, workload: Workload) -> bool:
+    return _single_thread()
+
+
+def _small_inference(cell: object, workload: Workload) -> bool:
+    # Measured at batch x hidden = 8 x 128 (fused 0.68x torch.nn) and 32 x 256 (fused 1.23x): the
+    # per-step overhead the kernel saves matters only while the step's product is small.
+    return (workload.grad is False and workload.batch is not None and workload.batch * cell.hidden_size <= 1024
+            and _single_thread())
+
+
+#: Measured preferences, consulted in order by ``choose_backend``.
+PREFERENCES: tuple[Preference, ...] = (
+    Preference(
+        "cpu", "GRUCell", "fused", _always,
+        f"faster than PyTorch's GRU, which on the CPU has no oneDNN kernel: training 0.58x and 0.21x, "
+        f"inference 0.74x and 0.37x torch.nn.GRU at B=32 T=256 H=256 and B=8 T=1024 H=128, {_BENCH}",
+    ),
+    Preference(
+        "cpu", "LSTMCell", "fused", _training,
+        f"in training faster than oneDNN's LSTM: 0.81x and 0.83x torch.nn.LSTM (forward + backward) at "
+        f"B=32 T=256 H=256 and B=8 T=1024 H=128 (inference stays native: fused 1.55x), {_BENCH}",
+    ),
+    Preference(
+        "cpu", "ElmanCell", "fused", _training,
+        f"in training faster than PyTorch's RNN: 0.83x and 0.29x torch.nn.RNN at B=32 T=256 H=256 and "
+        f"B=8 T=1024 H=128, {_BENCH}",
+    ),
+    Preference(
+        "cpu", "ElmanCell", "fused", _small_inference,
+        f"in inference with batch x hidden <= 1024: 0.68x torch.nn.RNN at B=8 H=128 (but 1.23x at B=32 "
+        f"H=256, where native stays), {_BENCH}",
+    ),
+)

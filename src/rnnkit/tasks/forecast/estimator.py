@@ -1,0 +1,440 @@
+"""``Forecaster``: a recurrent forecasting model in the estimator style (fit / predict / backtest /
+save / load), for one series or many series trained as one global model."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rnnkit.data.timeseries import SeriesCollection, SeriesError, to_collection
+from rnnkit.data.windows import WindowDataset, build_arrays, make_window, series_scales
+from rnnkit.models.forecasting import AutoregressiveForecastNet, DirectForecastNet
+from rnnkit.serialization import Saveable, load_state_dict_checked
+from rnnkit.training import Trainer
+
+DECODERS = {"direct": DirectForecastNet, "autoregressive": AutoregressiveForecastNet}
+
+
+@dataclass
+class ForecasterConfig:
+    """Every setting of a :class:`Forecaster` (saved with the model)."""
+
+    horizon: int
+    season_length: int | None = None
+    context_length: int | None = None
+    cell: str = "lstm"
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.1
+    decoder: str = "direct"
+    likelihood: str = "gaussian"
+    calendar: bool = True
+    seasonal_lag: bool = True
+    impute: bool = False
+    batch_size: int = 64
+    max_steps: int = 1500
+    lr: float = 3e-3
+    val_fraction: float = 0.1
+    num_samples: int = 200
+    seed: int = 0
+    progress: bool = False
+    trainer_options: dict = field(default_factory=dict)
+
+    def window(self) -> int:
+        """Context length: given, or the larger of 4 horizons and 2 seasons (at least 16 steps)."""
+        if self.context_length:
+            return self.context_length
+        return max(4 * self.horizon, 2 * (self.season_length or 0), 16)
+
+    def lag(self) -> int | None:
+        """Season length of the seasonal lag feature, or None when it is off."""
+        return self.season_length if self.seasonal_lag and self.season_length and self.season_length > 1 else None
+
+    def min_length(self) -> int:
+        """Shortest series that yields one training window."""
+        return self.window() + (self.lag() or 0) + self.horizon
+
+
+class _KeepBest:
+    """Trainer callback: remember the weights of the epoch with the lowest validation metric."""
+
+    def __init__(self, network: torch.nn.Module, metric: str) -> None:
+        self.network, self.metric = network, metric
+        self.best, self.weights = float("inf"), None
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        value = record.get(self.metric)
+        if value is not None and value < self.best:
+            self.best = value
+            self.weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
+
+    def restore(self) -> None:
+        if self.weights is not None:
+            self.network.load_state_dict(self.weights)
+
+
+class Forecaster(Saveable):
+    """Probabilistic multi-step forecasts from a recurrent network.
+
+    Args:
+        horizon: steps to forecast.
+        season_length: period of the seasonality in steps (e.g. 12 for monthly data); sets the
+            default context and the seasonal naive scale of MASE.
+        context_length: steps the network reads before each forecast (default: see
+            :meth:`ForecasterConfig.window`).
+        cell: any rnnkit cell name (``"lstm"``, ``"gru"``, ``"elman"``, ...).
+        hidden_size, num_layers, dropout: of the recurrent encoder.
+        decoder: ``"direct"`` (one head emits all steps) or ``"autoregressive"`` (DeepAR-style sampling).
+        likelihood: ``"gaussian"``, ``"student_t"`` or ``"quantile"`` (pinball loss; direct decoder only).
+        calendar: add calendar features derived from the time index (known in the future).
+        seasonal_lag: with ``season_length``, feed the value one season back (for future steps,
+            the seasonal naive forecast) as a known feature.
+        impute: interpolate missing context values (otherwise they are zero with an observed flag;
+            either way missing targets are left out of the loss).
+        batch_size, max_steps, lr: training.
+        val_fraction: share of each series' end held out to monitor training (0 to train on all).
+        num_samples: sample paths per forecast for the autoregressive decoder.
+        seed: random seed of initialisation, batching and sampling.
+        progress: show a progress bar while training.
+
+    Example:
+        >>> from rnnkit.data import load_sunspots
+        >>> months, values = load_sunspots()
+        >>> y = pd.Series(values, index=pd.PeriodIndex(months, freq="M").to_timestamp())
+        >>> model = Forecaster(24, season_length=132, max_steps=200).fit(y)  # doctest: +SKIP
+        >>> model.predict().columns.tolist()  # doctest: +SKIP
+        ['mean', 'q0.1', 'q0.5', 'q0.9']
+    """
+
+    def __init__(self, horizon: int, **options) -> None:
+        if not isinstance(horizon, int) or horizon < 1:
+            raise ValueError(f"horizon: expected a positive integer, got {horizon!r}")
+        unknown = set(options) - set(ForecasterConfig.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"Forecaster: unknown option(s) {sorted(unknown)}")
+        self.config = ForecasterConfig(horizon=horizon, **options)
+        if self.config.decoder not in DECODERS:
+            raise ValueError(f"decoder: expected one of {sorted(DECODERS)}, got {self.config.decoder!r}")
+        self.network: torch.nn.Module | None = None
+        self.history_: SeriesCollection | None = None
+        self.scales_: dict[str, float] = {}
+        self.training_log_: list[dict] = []
+        self.fit_seconds_: float = 0.0
+        self._layout: dict = {}
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        y: pd.Series | pd.DataFrame,
+        covariates: pd.DataFrame | None = None,
+        *,
+        id_col: str | None = None,
+        time_col: str | None = None,
+        value_col: str | None = None,
+        covariate_cols: list[str] | None = None,
+        freq: str | None = None,
+    ) -> Forecaster:
+        """Train on ``y`` (see :func:`rnnkit.data.timeseries.to_collection` for the layouts).
+
+        Returns:
+            ``self``, fitted.
+        """
+        self._layout = {"id_col": id_col, "time_col": time_col, "value_col": value_col,
+                        "covariate_cols": covariate_cols, "freq": freq}
+        collection = to_collection(y, covariates=covariates, **self._layout)
+        return self._fit_collection(collection)
+
+    def _fit_collection(self, collection: SeriesCollection) -> Forecaster:
+        cfg = self.config
+        context, horizon, lag = cfg.window(), cfg.horizon, cfg.lag() or 0
+        needed = cfg.min_length()
+        for name, values in zip(collection.ids, collection.values, strict=True):
+            if len(values) < needed:
+                parts = f"context_length + season_length + horizon = {context} + {lag} + {horizon}" if lag else (
+                    f"context_length + horizon = {context} + {horizon}")
+                raise SeriesError(
+                    f"series {name!r} has {len(values)} points; the model needs at least {parts} = {needed} "
+                    "(lower context_length or horizon)"
+                )
+            if not np.isfinite(values).any():
+                raise SeriesError(f"series {name!r} has no observed value")
+        torch.manual_seed(cfg.seed)
+        scales = series_scales(collection)
+        self.scales_ = dict(zip(collection.ids, scales.tolist(), strict=True))
+        arrays = build_arrays(collection, use_calendar=cfg.calendar)
+        train_ends, val_ends = [], []
+        for values in collection.values:
+            n = len(values)
+            held_out = round(cfg.val_fraction * n)
+            held_out = max(held_out, horizon) if held_out else 0
+            if held_out and n - held_out - horizon >= context + lag:
+                train_ends.append(range(context + lag, n - held_out - horizon + 1))
+                val_ends.append(range(n - held_out, n - horizon + 1))
+            else:
+                train_ends.append(range(context + lag, n - horizon + 1))
+                val_ends.append(range(0))
+        make = lambda ends: WindowDataset(  # noqa: E731
+            arrays, scales, context=context, horizon=horizon, ends=ends, impute=cfg.impute, season_length=cfg.lag()
+        )
+        train, val = make(train_ends), make(val_ends)
+        if len(train) == 0:
+            raise SeriesError("y: no training window has an observed target; the series is all missing values")
+        self.network = self._build_network(arrays[0].features.shape[1] + (1 if lag else 0))
+        start = time.perf_counter()
+        self.training_log_ = self._train(self.network, train, val if len(val) else None)
+        self.fit_seconds_ = time.perf_counter() - start
+        self.history_ = collection
+        return self
+
+    def _build_network(self, num_features: int) -> torch.nn.Module:
+        cfg = self.config
+        options = {}
+        if cfg.decoder == "direct" and cfg.lag():
+            options["baseline_feature"] = 0  # make_window puts the seasonal naive forecast first
+        return DECODERS[cfg.decoder](
+            horizon=cfg.horizon, num_features=num_features, cell=cfg.cell, hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers, dropout=cfg.dropout, likelihood=cfg.likelihood, **options,
+        )
+
+    def _train(self, network: torch.nn.Module, train: WindowDataset, val: WindowDataset | None) -> list[dict]:
+        cfg = self.config
+        options = {
+            "max_epochs": None, "max_steps": cfg.max_steps, "batch_size": cfg.batch_size, "lr": cfg.lr,
+            "optimizer": "adam", "scheduler": "one-cycle", "clip_grad_norm": 1.0, "seed": cfg.seed,
+            "progress_bar": cfg.progress, "plot": False, **cfg.trainer_options,
+        }
+        keeper = _KeepBest(network, "val_loss")
+        result = Trainer(callbacks=[keeper] if val is not None else None, **options).fit(network, train, val)
+        keeper.restore()
+        return [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]
+
+    # -------------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if self.network is None or self.history_ is None:
+            raise RuntimeError("Forecaster: call fit() (or rnnkit.load) before predict()")
+
+    def predict(
+        self,
+        horizon: int | None = None,
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        *,
+        y: pd.Series | pd.DataFrame | None = None,
+        covariates: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Forecast the ``horizon`` steps after the end of the history.
+
+        Args:
+            horizon: steps (default: the model's; the direct decoder cannot exceed it).
+            quantiles: levels in (0, 1) to report as columns ``q<level>``.
+            y: new history to forecast from (same layout as in ``fit``), e.g. to continue a saved
+                model on data that arrived after training; default: the data given to ``fit``.
+            covariates: user covariates for the future steps (when the model was fitted with some).
+
+        Returns:
+            DataFrame indexed by the future timestamps (by ``(id, time)`` for several series) with
+            a ``mean`` column and one column per quantile.
+        """
+        self._check_fitted()
+        cfg = self.config
+        horizon = horizon or cfg.horizon
+        for q in quantiles:
+            if not 0 < q < 1:
+                raise ValueError(f"quantiles: every level must lie in (0, 1), got {q}")
+        if cfg.decoder == "direct" and horizon > cfg.horizon:
+            raise ValueError(f"horizon: the direct decoder forecasts at most {cfg.horizon} steps, got {horizon}")
+        history = self.history_ if y is None else to_collection(y, **self._layout)
+        future_covs = self._future_covariates(history, covariates, self._feature_steps(horizon))
+        return self.predict_collection(history, horizon, tuple(quantiles), future_covs)
+
+    def predict_collection(
+        self,
+        history: SeriesCollection,
+        horizon: int,
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        future_covariates: list[np.ndarray] | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`predict` from an already checked :class:`SeriesCollection`."""
+        columns = self.forecast_arrays(history, horizon, quantiles, future_covariates)
+        frames = []
+        for i, name in enumerate(history.ids):
+            index = history.future_index(i, horizon)
+            frame = pd.DataFrame({c: v[i] for c, v in columns.items()}, index=index)
+            if len(history) > 1:
+                frame.index = pd.MultiIndex.from_arrays([[name] * horizon, index], names=["id", index.name or "time"])
+            frames.append(frame)
+        return pd.concat(frames) if len(frames) > 1 else frames[0]
+
+    def _feature_steps(self, horizon: int) -> int:
+        # The direct head reads features of its whole trained horizon, even for shorter forecasts.
+        return horizon if self.config.decoder == "autoregressive" else self.config.horizon
+
+    def forecast_arrays(
+        self,
+        history: SeriesCollection,
+        horizon: int,
+        quantiles: tuple[float, ...],
+        future_covariates: list[np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Forecasts from the end of each series of ``history``, in the data's units.
+
+        Returns:
+            ``{"mean": (N, horizon), "q0.1": (N, horizon), ...}`` for the ``N`` series.
+        """
+        self._check_fitted()
+        cfg = self.config
+        steps = self._feature_steps(horizon)
+        arrays = build_arrays(history, use_calendar=cfg.calendar, future_covariates=future_covariates, horizon=steps)
+        context = cfg.window()
+        fallback = series_scales(history)
+        windows = []
+        for i, (name, values) in enumerate(zip(history.ids, history.values, strict=True)):
+            if len(values) < context:
+                raise SeriesError(f"series {name!r} has {len(values)} points; forecasting needs at least "
+                                  f"context_length = {context}")
+            scale = self.scales_.get(name, float(fallback[i]))
+            windows.append(make_window(arrays[i], len(values), context=context, horizon=steps, scale=scale,
+                                       impute=cfg.impute, season_length=cfg.lag()))
+        batch = {k: torch.stack([w[k] for w in windows]) for k in windows[0]}
+        self.network.eval()
+        torch.manual_seed(cfg.seed)
+        result = self.network.forecast(batch, quantiles, num_samples=cfg.num_samples)
+        level, scale = batch["level"].unsqueeze(1), batch["scale"].unsqueeze(1)
+
+        def unscale(z: torch.Tensor) -> np.ndarray:
+            return (level + scale * z.double()).numpy()[:, :horizon]
+
+        columns = {"mean": unscale(result["mean"])}
+        columns.update({f"q{q:g}": unscale(result["quantiles"][q]) for q in quantiles})
+        return columns
+
+    def _future_covariates(self, history: SeriesCollection, covariates, steps: int) -> list[np.ndarray] | None:
+        if not history.covariate_names:
+            return None
+        if covariates is None:
+            raise ValueError(f"covariates: the model was fitted with covariates {history.covariate_names}; "
+                             f"give their values for the next {steps} steps")
+        future = []
+        for i, name in enumerate(history.ids):
+            index = history.future_index(i, steps)
+            frame = covariates
+            if self._layout.get("id_col"):
+                id_col, time_col = self._layout["id_col"], self._layout["time_col"]
+                frame = covariates[covariates[id_col].astype(str) == name].set_index(time_col)
+            frame = frame.set_axis(pd.Index(pd.to_datetime(frame.index)) if history.freq else frame.index)
+            missing = ~index.isin(frame.index)
+            if missing.any():
+                raise SeriesError(f"covariates: no row for future time {index[np.argmax(missing)]} of series {name!r}")
+            future.append(frame.loc[index, history.covariate_names].to_numpy(dtype=float))
+        return future
+
+    # ------------------------------------------------------------- backtest
+    def backtest(
+        self,
+        y: pd.Series | pd.DataFrame,
+        *,
+        origins: int = 5,
+        stride: int | None = None,
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        refit: bool = True,
+        covariates: pd.DataFrame | None = None,
+        **layout,
+    ) -> tuple[pd.DataFrame, dict[str, float]]:
+        """Rolling-origin evaluation on ``y``.
+
+        The model is fitted on each series up to its first origin (with ``refit``; otherwise the
+        fitted model is used as it is), then forecasts ``horizon`` steps from every origin, each
+        reading only the data before it. Origins are ``stride`` steps apart (default: the horizon),
+        the last one ending with the series.
+
+        Args:
+            y: the series, in any layout :meth:`fit` accepts (``layout`` as in :meth:`fit`).
+            origins, stride: the rolling origins.
+            quantiles: levels to forecast.
+            refit: fit on the data before the first origin first.
+            covariates: known covariates over the whole of ``y`` (and no further).
+
+        Returns:
+            ``(forecasts, scores)``: one row per series, origin and step (``id``, ``origin``,
+            ``step``, ``time``, ``actual``, ``mean``, ``q…``), and MAE, RMSE, sMAPE, MASE, scaled
+            pinball loss and 80 % coverage over all of them.
+
+        Example:
+            >>> forecasts, scores = Forecaster(24, season_length=132).backtest(y, origins=5)  # doctest: +SKIP
+            >>> scores["mase"]  # doctest: +SKIP
+        """
+        from rnnkit.tasks.forecast.backtest import backtest_forecaster, score
+
+        if refit:
+            self._layout = {key: layout.get(key) for key in ("id_col", "time_col", "value_col", "covariate_cols",
+                                                               "freq")}
+        elif self.network is None:
+            raise RuntimeError("Forecaster: backtest(refit=False) needs a fitted model")
+        collection = to_collection(y, covariates=covariates, **layout)
+        frame, _ = backtest_forecaster(self, collection, origins=origins, stride=stride, quantiles=quantiles,
+                                       refit=refit)
+        return frame, asdict(score(frame, collection, season_length=self.config.season_length))
+
+    # ----------------------------------------------------------- save / load
+    # ``save(dir)`` / ``rnnkit.load(dir)`` come from Saveable: the settings, scales and recent
+    # history go to config.json, the network weights to model.safetensors; nothing is pickled.
+
+    def get_config(self) -> dict:
+        return asdict(self.config)
+
+    def json_state(self) -> dict:
+        self._check_fitted()
+        keep = self.config.window() + (self.config.lag() or 0)
+        history = self.history_
+        covariates = history.covariates or [np.zeros((len(v), 0)) for v in history.values]
+        return {
+            "scales": self.scales_,
+            "layout": self._layout,
+            "freq": history.freq.freqstr if history.freq is not None else None,
+            "covariate_names": history.covariate_names,
+            "num_features": self.network.num_features,
+            "history": [
+                {
+                    "id": name,
+                    "times": [str(t) for t in times[-keep:]],
+                    "values": [float(v) if np.isfinite(v) else None for v in values[-keep:]],
+                    "covariates": covs[-keep:].tolist(),
+                }
+                for name, times, values, covs in zip(history.ids, history.times, history.values, covariates,
+                                                     strict=True)
+            ],
+            "training_log": self.training_log_,
+            "fit_seconds": self.fit_seconds_,
+        }
+
+    def load_json_state(self, state: dict) -> None:
+        freq = pd.tseries.frequencies.to_offset(state["freq"]) if state["freq"] else None
+
+        def index(times: list[str]) -> pd.Index:
+            return pd.DatetimeIndex(pd.to_datetime(times), freq=freq) if freq else pd.Index([int(t) for t in times])
+
+        series = state["history"]
+        self.history_ = SeriesCollection(
+            [s["id"] for s in series],
+            [index(s["times"]) for s in series],
+            [np.array([np.nan if v is None else v for v in s["values"]], dtype=float) for s in series],
+            [np.array(s["covariates"], dtype=float).reshape(len(s["values"]), -1) for s in series],
+            list(state["covariate_names"]),
+            freq,
+        )
+        self.scales_ = {k: float(v) for k, v in state["scales"].items()}
+        self._layout = state["layout"]
+        self.training_log_ = state.get("training_log", [])
+        self.fit_seconds_ = state.get("fit_seconds", 0.0)
+        self.network = self._build_network(state["num_features"])
+
+    def tensor_state(self) -> dict[str, torch.Tensor]:
+        self._check_fitted()
+        return dict(self.network.state_dict())
+
+    def load_tensor_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        load_state_dict_checked(self.network, tensors, what="Forecaster network")
+        self.network.eval()
