@@ -203,6 +203,48 @@ def test_ladder_skips_longer_lengths_of_a_model_that_did_not_beat_the_baseline(t
     assert ran == []
 
 
+def _fake_row(task, model, length, **fields):
+    row = {"task": task, "model": model, "T": length, "description": "", "layers": 1, "hidden": 8, "lr": 0.001,
+           "budget_steps": 500, "time_limit_min": "", "steps": 500, "eval_every": 100, "solved": "no",
+           "steps_to_solve": "", "best_loss": 0.1, "final_loss": 0.1,
+           "baseline_loss": bench.baseline_loss(task, length),
+           "best_accuracy": "", "final_accuracy": "", "stop": "budget", "seconds": 30.0, "threads": 1}
+    return {**row, **fields}
+
+
+def test_report_tables_from_a_small_csv(tmp_path):
+    from rnnkit.tasks import longrange_report as report
+
+    rows = [
+        _fake_row("adding", "lstm", 100, solved="yes", steps=1700, steps_to_solve=1700, best_loss=0.009,
+                  stop="solved", seconds=66.7),
+        _fake_row("adding", "indrnn", 100, layers=2, best_loss=0.0111, steps=3000, budget_steps=3000, seconds=70.2),
+        _fake_row("adding", "indrnn", 500, layers=2, best_loss=0.16, steps=900, budget_steps=2000,
+                  time_limit_min=3.5, stop="time limit", seconds=210.0),
+        _fake_row("copy", "gru", 100, best_loss=0.05, best_accuracy=0.4, steps=800, time_limit_min=2,
+                  stop="time limit", seconds=125.0),
+        _fake_row("smnist", "lstm", 784, best_loss=0.5, best_accuracy=0.875, steps=1200, eval_every=80,
+                  time_limit_min=6, stop="time limit", seconds=365.0),
+    ]
+    report.write_results(tmp_path, rows, [{"task": "adding", "model": "lstm", "T": 100, "step": 100, "loss": 0.1}])
+    read, curves = report.read_results(tmp_path)
+    assert len(read) == 5 and read[1]["best_loss"] == "0.0111" and len(curves) == 1
+    config = bench.LongRangeBenchConfig(out_dir=str(tmp_path))
+    table = report.markdown_tables(read, config=config, seconds=600).splitlines()
+    assert table[2] == "Wall time of this invocation: 10.0 min (sum over all runs in the table: 13.9 min)."
+    assert "| model (layers x units) | T = 100 | T = 500 | papers |" in table
+    assert ("| lstm (1x8) | **solved** at 1,700 steps (67 s) | — | Li et al. 2018: no longer learns at T = 1000 |"
+            in table)
+    assert ("| indrnn (2x8) | not solved in 3,000 steps; best MSE 0.0111 (70 s) | not solved in 900 steps; "
+            "best MSE 0.16 (3.5 min, time limit) | Li et al. 2018: solves T = 100, 500, 1000 and 5000 |") in table
+    assert ("Budgets: T = 100: at most 500, 3,000 steps; T = 500: at most 2,000 steps and 3.5 min per run. "
+            "Test set evaluated every 100 steps (steps-to-solve is a multiple of it).") in table
+    assert ("| gru (1x8) | not solved in 800 steps; best CE 0.05, recall 40 % (2.1 min, time limit) |  |"
+            in table)
+    assert ("| lstm (1x8) | 87.5 % accuracy (12.5 % error) after 1,200 steps (6.1 min, time limit) | "
+            "1.8 % error (Arjovsky et al. 2016; 60k digits) |") in table
+
+
 def test_config_errors_and_defaults():
     with pytest.raises(ValueError, match="cells: unknown model 'lsmt'"):
         bench.LongRangeBenchConfig(models=["lsmt"])
@@ -242,13 +284,23 @@ def test_cli_bench_lists_benchmarks_and_rejects_unknown_ones(capsys):
     assert "did you mean 'longrange'" in capsys.readouterr().err
 
 
-def test_train_cli_runs_the_registered_adding_task(tmp_path, capsys):
+def test_train_cli_runs_the_registered_adding_task_with_the_indrnn_constraint(tmp_path):
     assert {"adding", "copy", "smnist", "psmnist"} <= set(rnnkit.tasks.available_tasks())
     assert get_task("adding").config_class().model == "indrnn"
+    # A huge learning rate pushes the recurrent weights far past the bound unless the task's callback
+    # (passed to the Trainer by `rnnkit train`) projects them back after every step.
     code = main(["train", "--task", "adding", "--task.model", "indrnn", "--task.steps", "12", "--task.hidden-size",
                  "4", "--task.batches-per-epoch", "3", "--task.test-size", "16", "--max-epochs", "2",
-                 "--batch-size", "8", "--quiet"])
+                 "--batch-size", "8", "--lr", "0.5", "--plot", "false", "--quiet",
+                 "--output-dir", str(tmp_path / "run")])
     assert code == 0
+    with (tmp_path / "run" / "metrics.csv").open() as handle:
+        logged = [r for r in csv.DictReader(handle) if r.get("val_loss")]
+    assert [int(r["step"]) for r in logged] == [3, 6] and all(math.isfinite(float(r["val_loss"])) for r in logged)
+    model = rnnkit.load(tmp_path / "run" / "model")
+    bound = 2 ** (1 / 12)
+    for cell in model.rnn.cells.values():
+        assert cell.weight_hh.abs().max() <= bound + 1e-6
 
 
 def test_a_callback_ends_training_after_the_epoch_with_should_stop():

@@ -90,6 +90,8 @@ def _duration(seconds: Any) -> str:
 def cell_text(row: dict[str, Any]) -> str:
     """One table cell: the outcome of a run in a few words."""
     task, time_used = row["task"], _duration(row["seconds"])
+    if row.get("stop") == "time limit":  # so a short run is not read as the whole step budget
+        time_used += ", time limit"
     if task == "adding":
         if row["solved"] == "yes":
             return f"**solved** at {_steps(row['steps_to_solve'])} steps ({time_used})"
