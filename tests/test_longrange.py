@@ -313,3 +313,21 @@ def test_a_callback_ends_training_after_the_epoch_with_should_stop():
     model, train, val = recall_setup(n=32)
     result = rnnkit.Trainer(max_epochs=10, batch_size=8, callbacks=[StopAfterSecondEpoch()]).fit(model, train, val)
     assert result.stop_reason == "callback" and result.epochs == 2 and result.steps == 8
+
+
+def test_curve_plots_keep_one_colour_per_model_and_a_legend_in_every_panel(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from rnnkit.tasks import longrange_report as report
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figures to inspect them
+    rows = [_fake_row("adding", "lstm", 100), _fake_row("adding", "gru", 100), _fake_row("adding", "gru", 500)]
+    curves = [{"task": "adding", "model": r["model"], "T": r["T"], "step": step, "loss": 0.1}
+              for r in rows for step in (100, 200)]
+    assert report.plot_curves(rows, curves, tmp_path) == [tmp_path / "longrange_adding.png"]
+    first, second = figures[0].axes
+    colour = {axis: {line.get_label(): line.get_color() for line in axis.get_lines()} for axis in (first, second)}
+    assert colour[first]["gru"] == colour[second]["gru"] != colour[first]["lstm"]  # gru alone at T = 500
+    assert [t.get_text() for t in second.get_legend().get_texts()][:1] == ["gru"] and first.get_legend() is not None

@@ -211,16 +211,19 @@ def plot_curves(rows: list[dict[str, Any]], curves: list[dict[str, Any]], out: P
     except ImportError:
         return []  # plots are optional (pip install 'rnnkit[plots]'); the CSV and Markdown are written
     written = []
+    palette = plt.get_cmap("tab20").colors
     for task in dict.fromkeys(r["task"] for r in rows):
         lengths = sorted({int(_num(r["T"])) for r in rows if r["task"] == task})
+        models = list(dict.fromkeys(r["model"] for r in rows if r["task"] == task))
         figure, axes = plt.subplots(1, len(lengths), figsize=(5.5 * len(lengths), 4), squeeze=False)
         for axis, length in zip(axes[0], lengths, strict=True):
-            for model in dict.fromkeys(r["model"] for r in rows if r["task"] == task):
+            for index, model in enumerate(models):
                 points = [c for c in curves if c["task"] == task and c["model"] == model
                           and int(_num(c["T"])) == length]
-                if points:
+                if points:  # one colour per model in every panel (a panel may lack some models)
                     axis.plot([_num(p["step"]) for p in points], [_num(p["loss"]) for p in points],
-                              marker="." if len(points) < 40 else None, label=model)
+                              marker="." if len(points) < 40 else None, label=model,
+                              color=palette[index % len(palette)])
             baseline = next(_num(r["baseline_loss"]) for r in rows if r["task"] == task and
                             int(_num(r["T"])) == length)
             axis.axhline(baseline, color="gray", linestyle="--", linewidth=1, label="memoryless baseline")
@@ -231,7 +234,7 @@ def plot_curves(rows: list[dict[str, Any]], curves: list[dict[str, Any]], out: P
             axis.set_ylabel("test loss" + (" (MSE)" if task == "adding" else " (cross-entropy)"))
             axis.set_title(f"{task}, T = {length}")
             axis.grid(alpha=0.3)
-        axes[0][-1].legend(fontsize=7, loc="best")
+            axis.legend(fontsize=7, loc="best")  # each panel lists the models it shows
         figure.tight_layout()
         path = out / f"longrange_{task}.png"
         figure.savefig(path, dpi=110)
