@@ -3,8 +3,8 @@
 :class:`TritonLSTMSequence` / :class:`TritonGRUSequence` run LSTM / GRU and their layer-norm
 variants either with the persistent kernels (one launch per direction of the pass, weights on chip;
 ``H <= MAX_HIDDEN``) or with one fused step kernel per time step after a cuBLAS product
-(``mode="steps"``), whose time loop can be captured once in a CUDA graph and replayed
-(``capture_graph=True``, CUDA only). The backward is the hand-written BPTT of the same kernels;
+(``mode="steps"``), whose time loops (forward and backward) can be captured once in CUDA graphs
+and replayed (``capture_graph=True``, CUDA only). The backward is the hand-written BPTT of the same kernels;
 the recurrent weight's gradient of all steps is one matrix product. Linear cells run on
 :class:`~rnnkit.backends.triton.scan.TritonLinearScan`.
 """
@@ -139,13 +139,13 @@ class TritonLSTMSequence(torch.autograd.Function):
             outs = GRAPHS.run(lstm_loop, inputs, (eps, ln, lnc)) if capture else lstm_loop(*inputs)
             out, hs, cs, gates, xhat, rstd, chat, rstdc, th = outs
         ctx.save_for_backward(weight, nw, ncw, valid, hs, cs, gates, xhat, rstd, chat, rstdc, th)
-        ctx.options = (ln, lnc, mode)
+        ctx.options = (ln, lnc, mode, capture)
         return out, hs[-1].clone(), cs[-1].clone()
 
     @staticmethod
     def backward(ctx, grad_out, grad_h, grad_c):
         weight, nw, ncw, valid, hs, cs, gates, xhat, rstd, chat, rstdc, th = ctx.saved_tensors
-        ln, lnc, mode = ctx.options
+        ln, lnc, mode, capture = ctx.options
         grad_out, grad_h, grad_c = grad_out.contiguous(), grad_h.contiguous(), grad_c.contiguous()
         steps, batch, width = gates.shape
         hidden = width // 4
@@ -159,8 +159,12 @@ class TritonLSTMSequence(torch.autograd.Function):
                 dh0, dc0, steps, batch, hidden, LN=ln, LNC=lnc, PRECISION=_precision(gates.dtype), BLOCK_B=block_b,
                 BLOCK_H=block_h)
         else:
-            dp, dr, dy, dh0, dc0 = _lstm_steps_backward(grad_out, grad_h, grad_c, weight, nw, ncw, valid, hs, cs,
-                                                        gates, xhat, rstd, chat, rstdc, th, ln, lnc)
+            def lstm_loop_backward(*tensors):
+                return _lstm_steps_backward(*tensors, ln, lnc)
+
+            inputs = [grad_out, grad_h, grad_c, weight, nw, ncw, valid, hs, cs, gates, xhat, rstd, chat, rstdc, th]
+            run = GRAPHS.run(lstm_loop_backward, inputs, (ln, lnc)) if capture else lstm_loop_backward(*inputs)
+            dp, dr, dy, dh0, dc0 = run
         d_weight = dr.reshape(-1, width).t().mm(hs[:-1].reshape(-1, hidden))
         d_nw = (dp * xhat).sum((0, 1)) if ln else None
         d_ncw, d_ncb = ((dy * chat).sum((0, 1)), dy.sum((0, 1))) if lnc else (None, None)
@@ -183,6 +187,20 @@ def _gru_steps_forward(projected, h0, weight, nw, bias, valid, eps, ln, has_bias
             projected[t], product, hs[t], valid[t], nw, bias, hs[t + 1], out[t], gates[t], hidn[t], xhat[t], rstd[t],
             batch, hidden, eps, LN=ln, BIAS=has_bias, BLOCK_B=1, BLOCK_H=step.block_for(hidden))
     return out, hs, gates, hidn, xhat, rstd
+
+
+def _gru_steps_backward(grad_out, grad_h, weight, nw, valid, hs, gates, hidn, xhat, rstd, ln):
+    steps, batch, width = gates.shape
+    hidden = width // 3
+    dp, dhid, dr = torch.empty_like(gates), torch.empty_like(gates), torch.empty_like(gates)
+    dh, direct = grad_h.clone(), torch.empty_like(grad_h)
+    for t in reversed(range(steps)):
+        dh_t = dh + grad_out[t] * valid[t].unsqueeze(-1)  # padded steps' outputs are constant zeros
+        step.gru_step_backward[(batch,)](
+            dh_t, hs[t], valid[t], gates[t], hidn[t], xhat[t], rstd[t], nw, dp[t], dhid[t], dr[t],
+            direct, batch, hidden, LN=ln, BLOCK_B=1, BLOCK_H=step.block_for(hidden))
+        dh = torch.addmm(direct, dr[t], weight)
+    return dp, dhid, dr, dh
 
 
 class TritonGRUSequence(torch.autograd.Function):
@@ -213,31 +231,30 @@ class TritonGRUSequence(torch.autograd.Function):
             graphed = GRAPHS.run(gru_loop, inputs, (eps, ln, has_bias)) if capture else gru_loop(*inputs)
             out, hs, gates, hidn, xhat, rstd = graphed
         ctx.save_for_backward(weight, nw, valid, hs, gates, hidn, xhat, rstd)
-        ctx.options = (ln, has_bias, mode)
+        ctx.options = (ln, has_bias, mode, capture)
         return out, hs[-1].clone()
 
     @staticmethod
     def backward(ctx, grad_out, grad_h):
         weight, nw, valid, hs, gates, hidn, xhat, rstd = ctx.saved_tensors
-        ln, has_bias, mode = ctx.options
+        ln, has_bias, mode, capture = ctx.options
         grad_out, grad_h = grad_out.contiguous(), grad_h.contiguous()
         steps, batch, width = gates.shape
         hidden = width // 3
-        dp, dhid, dr = torch.empty_like(gates), torch.empty_like(gates), torch.empty_like(gates)
         if mode == "persistent":
+            dp, dhid, dr = torch.empty_like(gates), torch.empty_like(gates), torch.empty_like(gates)
             dh = torch.empty_like(grad_h)
             block_b, block_h = persistent.blocks(batch, hidden)
             persistent.gru_persistent_backward[(triton_cdiv(batch, block_b),)](
                 grad_out, grad_h, weight, valid, hs, gates, hidn, xhat, rstd, nw, dp, dhid, dr, dh, steps, batch,
                 hidden, LN=ln, PRECISION=_precision(gates.dtype), BLOCK_B=block_b, BLOCK_H=block_h)
         else:
-            dh, direct = grad_h.clone(), torch.empty_like(grad_h)
-            for t in reversed(range(steps)):
-                dh_t = dh + grad_out[t] * valid[t].unsqueeze(-1)
-                step.gru_step_backward[(batch,)](
-                    dh_t, hs[t], valid[t], gates[t], hidn[t], xhat[t], rstd[t], nw, dp[t], dhid[t], dr[t],
-                    direct, batch, hidden, LN=ln, BLOCK_B=1, BLOCK_H=step.block_for(hidden))
-                dh = torch.addmm(direct, dr[t], weight)
+            def gru_loop_backward(*tensors):
+                return _gru_steps_backward(*tensors, ln)
+
+            inputs = [grad_out, grad_h, weight, nw, valid, hs, gates, hidn, xhat, rstd]
+            run = GRAPHS.run(gru_loop_backward, inputs, (ln,)) if capture else gru_loop_backward(*inputs)
+            dp, dhid, dr, dh = run
         d_weight = dr.reshape(-1, width).t().mm(hs[:-1].reshape(-1, hidden))
         d_bias = dhid.sum((0, 1)) if has_bias else None
         d_nw = (dhid * xhat).sum((0, 1)) if ln else None
