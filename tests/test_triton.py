@@ -115,3 +115,15 @@ def test_triton_scan_keeps_bfloat16_storage_accurate():
     assert got.dtype == torch.bfloat16
     # bfloat16 storage of the inputs and outputs alone costs about 1e-2 of the scale here.
     assert max_diff(got.double(), torch.stack(expected)) < 3e-2 * torch.stack(expected).abs().max()
+
+
+def test_triton_layer_can_be_built_on_the_cpu_and_says_why_a_cpu_input_cannot_run(monkeypatch):
+    """Regression: construction refused backend="triton" because new parameters live on the CPU,
+    so ``Recurrent(..., backend="triton").cuda()`` could never be written."""
+    import rnnkit.backends.triton.runner as runner
+
+    monkeypatch.setenv("TRITON_INTERPRET", "0")  # as on a machine without the interpreter
+    layer = rnnkit.Recurrent("lstm", 3, 4, backend="triton")
+    assert layer.backend == "triton"
+    with pytest.raises(ValueError, match="backend='triton' cannot run this input: .*not on cpu"):
+        runner.run_triton(layer.first_cell, torch.randn(2, 1, 3), layer.first_cell.initial_state(1))

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.backends.loop import reverse_padded
-from rnnkit.backends.triton import persistent, step
+from rnnkit.backends.triton import persistent, step, triton_unavailable
 from rnnkit.backends.triton.scan import TritonLinearScan
 from rnnkit.cells.base import LSTMState, RecurrentCell, State
 from rnnkit.cells.kernel import declared_kernel
@@ -284,6 +284,8 @@ def run_triton(
         mode: ``"persistent"`` (default where ``H <= MAX_HIDDEN``) or ``"steps"``.
         capture_graph: with ``mode="steps"`` on CUDA, capture the time loop in a CUDA graph and replay it.
     """
+    if (why := triton_unavailable(x.device.type)) is not None:
+        raise ValueError(f"backend='triton' cannot run this input: {why}")
     projected = cell.project_input(x)
     if reverse:
         projected = reverse_padded(projected, lengths)
