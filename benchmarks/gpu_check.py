@@ -184,12 +184,12 @@ def timing(repeats: int, device: str, dry: bool, deadline: float) -> None:
         x = t.input(shrink(16), shrink(512), hidden)
         label = f"LSTM B=16 T=512 H={size}"
         t.row(label, "cuDNN LSTM (torch.nn)", torch_layer("LSTM", hidden), baseline=True)
-        if size <= runner.persistent.MAX_HIDDEN:
+        if runner.persistent.fits(size):
             t.row(label, "Triton persistent", layer("lstm", hidden, "triton", mode="persistent"), "<= 0.5")
         else:
-            say(f"| {label} | Triton persistent | n/a: H > MAX_HIDDEN={runner.persistent.MAX_HIDDEN} | | <= 0.5 |")
+            say(f"| {label} | Triton persistent | n/a: weights do not fit on chip | | <= 0.5 |")
         t.row(label, "Triton steps + CUDA graphs", layer("lstm", hidden, "triton", **graphed), "<= 0.5")
-        if size <= runner.persistent.MAX_HIDDEN:
+        if runner.persistent.fits(size):
             t.row(label, "Triton persistent, LN-LSTM", layer("layernorm_lstm", hidden, "triton", mode="persistent"))
         t.row(label, "cuDNN LSTM again (noise)", torch_layer("LSTM", hidden))
 
@@ -204,6 +204,26 @@ def timing(repeats: int, device: str, dry: bool, deadline: float) -> None:
     t.row(label, "cuDNN GRU again (noise)", torch_layer("GRU", hidden), repeats=max(3, repeats // 2))
 
 
+def probe_persistent(device: str) -> None:
+    """Which persistent kernels compile and run (shared memory), against what ``persistent.fits`` predicts."""
+    say("\n| cell | dtype | H | persistent fwd+bwd | fits() says |\n|---|---|---|---|---|")
+    for dtype in (torch.float32, torch.bfloat16):
+        for cell in CELLS:
+            for hidden in (64, 128):
+                layer = rnnkit.Recurrent(cell, 8, hidden, backend="triton").to(device, dtype)
+                spec = rnnkit.cells.kernel.declared_kernel(layer.first_cell)
+                predicted = runner.persistent.fits(
+                    hidden, gates=4 if spec.family == "lstm" else 3, element_size=dtype.itemsize,
+                    layer_norm=spec.norm_hh is not None or spec.norm_cell is not None)
+                x = torch.randn(16, 9, 8, device=device, dtype=dtype, requires_grad=True)
+                try:
+                    train_pass(layer, x, mode="persistent")()
+                    result = "runs"
+                except Exception as error:
+                    result = f"{type(error).__name__}: {str(error).splitlines()[0][:60]}"
+                say(f"| {cell} | {dtype} | {hidden} | {result} | {predicted} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
@@ -211,6 +231,7 @@ def main() -> int:
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--dry-run", action="store_true", help="CPU, Triton interpreter, tiny sizes")
     parser.add_argument("--budget-s", type=float, default=300.0, help="skip timing rows started after this")
+    parser.add_argument("--probe-persistent", action="store_true", help="which persistent sizes fit on chip")
     parser.add_argument("--out", default=None, help="also write the tables to this Markdown file")
     args = parser.parse_args()
     began = time.monotonic()
@@ -258,6 +279,8 @@ def main() -> int:
                 failures += verdict != "ok"
                 say(f"| {cell} H={hidden} | {dtype} | {path} | {shown} | {floor} | {verdict} |")
         say(f"checks: {failures} failed, {time.monotonic() - began:.0f} s so far")
+    if args.probe_persistent:
+        probe_persistent(device)
     if not args.skip_timing:
         timing(args.repeats, device, args.dry_run, began + args.budget_s)
     say(f"total {time.monotonic() - began:.0f} s")

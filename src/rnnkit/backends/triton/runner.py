@@ -2,7 +2,7 @@
 
 :class:`TritonLSTMSequence` / :class:`TritonGRUSequence` run LSTM / GRU and their layer-norm
 variants either with the persistent kernels (one launch per direction of the pass, weights on chip;
-``H <= MAX_HIDDEN``) or with one fused step kernel per time step after a cuBLAS product
+``persistent.fits``) or with one fused step kernel per time step after a cuBLAS product
 (``mode="steps"``), whose time loops (forward and backward) can be captured once in CUDA graphs
 and replayed (``capture_graph=True``, CUDA only). The backward is the hand-written BPTT of the same kernels;
 the recurrent weight's gradient of all steps is one matrix product. Linear cells run on
@@ -281,7 +281,7 @@ def run_triton(
         cell: a cell whose :func:`~rnnkit.cells.kernel.declared_kernel` family is ``"lstm"`` or ``"gru"``
             (layer-norm variants included), or a real-valued linear cell (minGRU, minLSTM).
         x, state, lengths, reverse: as :func:`rnnkit.backends.loop.run_loop`.
-        mode: ``"persistent"`` (default where ``H <= MAX_HIDDEN``) or ``"steps"``.
+        mode: ``"persistent"`` (default where the weights fit on chip: ``persistent.fits``) or ``"steps"``.
         capture_graph: with ``mode="steps"`` on CUDA, capture the time loop in a CUDA graph and replay it.
     """
     if (why := triton_unavailable(x.device.type)) is not None:
@@ -309,7 +309,10 @@ def run_triton(
         return out, cell.from_scan_value(final)
     spec = declared_kernel(cell)
     hidden = cell.hidden_size
-    mode = mode or ("persistent" if persistent.fits(hidden) else "steps")
+    layer_norm = spec.norm_hh is not None or spec.norm_cell is not None
+    gates = 4 if spec.family == "lstm" else 3
+    fits = persistent.fits(hidden, gates=gates, element_size=projected.element_size(), layer_norm=layer_norm)
+    mode = mode or ("persistent" if fits else "steps")
     capture = capture_graph and mode == "steps" and projected.is_cuda
     valid = _valid(steps, batch, lengths, projected.device)
     if spec.family == "lstm":
