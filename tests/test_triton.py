@@ -91,9 +91,18 @@ def test_chunked_triton_scan_crosses_chunks_and_keeps_the_initial_state():
     assert max(max_diff(x, y) for x, y in zip(grads, reference, strict=True)) < 1e-12
 
 
-def test_auto_does_not_pick_the_unmeasured_triton_kernels():
-    layer = rnnkit.Recurrent("layernorm_lstm", 2, 3)
-    assert layer.backend != "triton"
+def test_auto_picks_triton_only_where_it_was_measured_faster():
+    from rnnkit.backends import Workload
+
+    cuda = Workload(device="cuda", batch=8, steps=100, grad=True)
+    for cell in ("layernorm_lstm", "layernorm_gru", "mingru", "minlstm"):
+        layer = rnnkit.Recurrent(cell, 2, 4)
+        assert layer.backend != "triton"  # the CPU (the interpreter is a correctness tool, never picked)
+        choice = layer.backend_for(cuda)
+        assert choice == "triton" and "H200" in choice.reason
+        assert rnnkit.Recurrent(cell, 2, 4).double().backend_for(cuda) != "triton"  # float64: not checked on GPU
+    assert rnnkit.Recurrent("lstm", 2, 4).backend_for(cuda) == "native"  # cuDNN stays
+    assert rnnkit.Recurrent("lru", 2, 4).backend_for(cuda) == "scan"  # complex: no Triton scan
     with pytest.raises(ValueError, match="SLSTMCell has no Triton kernel"):
         rnnkit.Recurrent("slstm", 2, 4, backend="triton")
 
@@ -125,5 +134,5 @@ def test_triton_layer_can_be_built_on_the_cpu_and_says_why_a_cpu_input_cannot_ru
     monkeypatch.setenv("TRITON_INTERPRET", "0")  # as on a machine without the interpreter
     layer = rnnkit.Recurrent("lstm", 3, 4, backend="triton")
     assert layer.backend == "triton"
-    with pytest.raises(ValueError, match="backend='triton' cannot run this input: .*not on cpu"):
+    with pytest.raises(ValueError, match=r"backend='triton' cannot run this input: .*not on cpu"):
         runner.run_triton(layer.first_cell, torch.randn(2, 1, 3), layer.first_cell.initial_state(1))

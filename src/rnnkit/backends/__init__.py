@@ -7,8 +7,8 @@
   :class:`~rnnkit.cells.kernel.KernelSpec` (layer-norm LSTM/GRU, IndRNN, and LSTM/GRU/Elman with
   variational dropout or zoneout).
 * ``triton`` — GPU kernels in Triton (:mod:`rnnkit.backends.triton`): persistent or per-step fused LSTM/GRU
-  kernels (layer-norm variants included) and a chunked parallel scan. Not yet measured on a GPU,
-  so ``auto`` does not pick it; force it with ``backend="triton"``.
+  kernels (layer-norm variants included) and a chunked parallel scan. ``auto`` picks it on CUDA where
+  it measured faster (:mod:`rnnkit.backends.tuning`); ``backend="triton"`` forces it.
 * ``loop`` — the reference: any cell, step by step.
 
 ``auto`` first consults the measured preferences of :mod:`rnnkit.backends.tuning` (per device,
