@@ -91,8 +91,48 @@ def test_chunked_triton_scan_crosses_chunks_and_keeps_the_initial_state():
     assert max(max_diff(x, y) for x, y in zip(grads, reference, strict=True)) < 1e-12
 
 
-def test_auto_does_not_pick_the_unmeasured_triton_kernels():
-    layer = rnnkit.Recurrent("layernorm_lstm", 2, 3)
-    assert layer.backend != "triton"
+def test_auto_picks_triton_only_where_it_was_measured_faster():
+    from rnnkit.backends import Workload
+
+    cuda = Workload(device="cuda", batch=8, steps=100, grad=True)
+    for cell in ("layernorm_lstm", "layernorm_gru", "mingru", "minlstm"):
+        layer = rnnkit.Recurrent(cell, 2, 4)
+        assert layer.backend != "triton"  # the CPU (the interpreter is a correctness tool, never picked)
+        choice = layer.backend_for(cuda)
+        assert choice == "triton" and "H200" in choice.reason
+        assert rnnkit.Recurrent(cell, 2, 4).double().backend_for(cuda) != "triton"  # float64: not checked on GPU
+    assert rnnkit.Recurrent("lstm", 2, 4).backend_for(cuda) == "native"  # cuDNN stays
+    assert rnnkit.Recurrent("lru", 2, 4).backend_for(cuda) == "scan"  # complex: no Triton scan
     with pytest.raises(ValueError, match="SLSTMCell has no Triton kernel"):
         rnnkit.Recurrent("slstm", 2, 4, backend="triton")
+
+
+def test_triton_scan_keeps_bfloat16_storage_accurate():
+    """Regression: the scan used to multiply in the storage dtype; in bfloat16 (under the interpreter,
+    garbage; on a GPU, products that drift over long sequences). It now computes in float32."""
+    from rnnkit.backends.triton.scan import triton_linear_scan_forward
+
+    g = torch.Generator().manual_seed(2)
+    a = torch.rand(200, 6, generator=g, dtype=F64) * 0.1 + 0.9
+    b = torch.randn(200, 6, generator=g, dtype=F64) * 0.1
+    h0 = torch.randn(6, generator=g, dtype=F64)
+    expected, h = [], h0
+    for t in range(200):
+        h = a[t] * h + b[t]
+        expected.append(h)
+    got = triton_linear_scan_forward(a.bfloat16(), b.bfloat16(), h0.bfloat16(), chunk=16, block=4)
+    assert got.dtype == torch.bfloat16
+    # bfloat16 storage of the inputs and outputs alone costs about 1e-2 of the scale here.
+    assert max_diff(got.double(), torch.stack(expected)) < 3e-2 * torch.stack(expected).abs().max()
+
+
+def test_triton_layer_can_be_built_on_the_cpu_and_says_why_a_cpu_input_cannot_run(monkeypatch):
+    """Regression: construction refused backend="triton" because new parameters live on the CPU,
+    so ``Recurrent(..., backend="triton").cuda()`` could never be written."""
+    import rnnkit.backends.triton.runner as runner
+
+    monkeypatch.setenv("TRITON_INTERPRET", "0")  # as on a machine without the interpreter
+    layer = rnnkit.Recurrent("lstm", 3, 4, backend="triton")
+    assert layer.backend == "triton"
+    with pytest.raises(ValueError, match=r"backend='triton' cannot run this input: .*not on cpu"):
+        runner.run_triton(layer.first_cell, torch.randn(2, 1, 3), layer.first_cell.initial_state(1))

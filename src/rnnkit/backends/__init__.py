@@ -7,8 +7,8 @@
   :class:`~rnnkit.cells.kernel.KernelSpec` (layer-norm LSTM/GRU, IndRNN, and LSTM/GRU/Elman with
   variational dropout or zoneout).
 * ``triton`` — GPU kernels in Triton (:mod:`rnnkit.backends.triton`): persistent or per-step fused LSTM/GRU
-  kernels (layer-norm variants included) and a chunked parallel scan. Not yet measured on a GPU,
-  so ``auto`` does not pick it; force it with ``backend="triton"``.
+  kernels (layer-norm variants included) and a chunked parallel scan. ``auto`` picks it on CUDA where
+  it measured faster (:mod:`rnnkit.backends.tuning`); ``backend="triton"`` forces it.
 * ``loop`` — the reference: any cell, step by step.
 
 ``auto`` first consults the measured preferences of :mod:`rnnkit.backends.tuning` (per device,
@@ -115,8 +115,9 @@ def _triton_why_not(cells: Sequence[RecurrentCell]) -> str | None:
     spec = declared_kernel(cells[0])
     if spec is None or spec.family not in ("lstm", "gru", *LINEAR_FAMILIES):
         return f"{_name(cells)} has no Triton kernel (the LSTM and GRU families and minGRU/minLSTM do)"
-    parameter = next((p for cell in cells for p in cell.parameters()), None)
-    return triton_unavailable(parameter.device.type if parameter is not None else "cpu")
+    # Only whether Triton is installed: layers are built on the CPU and moved to the GPU afterwards,
+    # so the device is checked when a sequence runs (run_triton).
+    return triton_unavailable("cuda")
 
 
 def _run_triton(*args, **kwargs):

@@ -83,6 +83,21 @@ def _small_inference(cell: object, workload: Workload) -> bool:
             and _single_thread())
 
 
+_GPU_BENCH = (
+    "measured by `rnnkit bench speed --device cuda` and benchmarks/gpu_check.py (CUDA events, NVIDIA H200, "
+    "torch 2.11, Triton 3.6, 2026-11-26; README, Speed)"
+)
+
+
+def _triton_dtype(cell: object, workload: Workload) -> bool:
+    # Checked on the GPU against float64 references in float32 and bfloat16 (gpu_check.py); float64
+    # was not, so it stays on the reference paths.
+    import torch
+
+    parameter = next(cell.parameters(), None)  # type: ignore[attr-defined]
+    return parameter is not None and parameter.dtype in (torch.float32, torch.bfloat16, torch.float16)
+
+
 #: Measured preferences, consulted in order by ``choose_backend``.
 PREFERENCES: tuple[Preference, ...] = (
     Preference(
@@ -104,5 +119,27 @@ PREFERENCES: tuple[Preference, ...] = (
         "cpu", "ElmanCell", "fused", _small_inference,
         f"in inference with batch x hidden <= 1024: 0.68x torch.nn.RNN at B=8 H=128 (but 1.23x at B=32 "
         f"H=256, where native stays), {_BENCH}",
+    ),
+    Preference(
+        "cuda", "MinGRUCell", "triton", _triton_dtype,
+        f"the Triton scan is faster than the scan backend's PyTorch ops: training 0.31x / 0.93x / 0.32x "
+        f"torch.nn.GRU against 0.71x / 3.00x / 1.39x at B=32 T=256 H=256, B=8 T=1024 H=128, B=8 T=4096 "
+        f"H=128 (float32), and 15.1 against 20.8 ms at B=64 T=4096 H=512 (bfloat16), {_GPU_BENCH}",
+    ),
+    Preference(
+        "cuda", "MinLSTMCell", "triton", _triton_dtype,
+        f"the Triton scan is faster than the scan backend's PyTorch ops: training 0.31x / 1.17x / 0.33x "
+        f"torch.nn.GRU against 0.77x / 3.20x / 1.54x at B=32 T=256 H=256, B=8 T=1024 H=128, B=8 T=4096 "
+        f"H=128 (float32), {_GPU_BENCH}",
+    ),
+    Preference(
+        "cuda", "LayerNormLSTMCell", "triton", _triton_dtype,
+        f"the Triton step kernels train 2.2x and 2.7x faster than the loop (0.45x and 0.37x its time at "
+        f"B=32 T=256 H=256 and B=8 T=1024 H=128, float32); PyTorch has no kernel for this cell, {_GPU_BENCH}",
+    ),
+    Preference(
+        "cuda", "LayerNormGRUCell", "triton", _triton_dtype,
+        f"the Triton step kernels train 2.8x and 2.9x faster than the loop (0.36x and 0.34x its time at "
+        f"B=32 T=256 H=256 and B=8 T=1024 H=128, float32); PyTorch has no kernel for this cell, {_GPU_BENCH}",
     ),
 )

@@ -4,8 +4,8 @@ parallel scan for linear cells. Optional: ``pip install 'rnnkit[triton]'``.
 
 They run on CUDA devices, and on the CPU under Triton's interpreter (``TRITON_INTERPRET=1``, set
 before Triton is imported), which is how the tests check them against the reference loop on
-machines without a GPU. Speed on a GPU is measured by ``benchmarks/gpu_check.py``; until its
-numbers are in ``rnnkit.backends.tuning``, ``backend="auto"`` does not pick these kernels.
+machines without a GPU. ``benchmarks/gpu_check.py`` checks and times them on a GPU; its numbers
+(an H200) are behind the CUDA preferences of :mod:`rnnkit.backends.tuning`.
 """
 
 from __future__ import annotations

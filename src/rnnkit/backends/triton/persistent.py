@@ -4,7 +4,7 @@ Each program owns ``BLOCK_B`` batch rows and all ``H`` hidden units; it loads th
 (one ``H x H`` tile per gate) once, before the time loop, and keeps it on chip (registers or
 shared memory, as Triton places it) while it steps through time, so per step only the projected
 input is read and the outputs and saved activations are written. This fits hidden sizes whose
-gate tiles fit on an SM: ``H <= 128`` in bfloat16 (:data:`MAX_HIDDEN`); larger ones run the step
+gate tiles fit on an SM (:func:`fits`: ``H <= 128`` in bfloat16, 64 in float32); larger ones run the step
 kernels with cuBLAS products (:mod:`rnnkit.backends.triton.runner`). The gate arithmetic is the
 same code as the step kernels' (:mod:`rnnkit.backends.triton.step`).
 """
@@ -134,9 +134,17 @@ def gru_persistent_backward(grad_out_ptr, grad_h_ptr, w_ptr, valid_ptr, hs_ptr, 
     tl.store(dh0_ptr + r1 + c_, dh, mask=m)
 
 
-def fits(hidden: int) -> bool:
-    """Whether the persistent kernels take this hidden size."""
-    return hidden <= MAX_HIDDEN
+#: Bytes of recurrent weight a persistent program may keep on chip, without and with layer norm (whose
+#: reductions need shared-memory scratch too). Measured on an H200 (227 KB of shared memory per
+#: block): bfloat16 LSTM at H=128 (128 KB) compiled and ran; float32 LSTM at H=128 (256 KB) and
+#: bfloat16 layer-norm LSTM at H=128 (128 KB + scratch) ran out of shared memory.
+WEIGHT_BYTES_ON_CHIP = {False: 128 * 1024, True: 64 * 1024}
+
+
+def fits(hidden: int, *, gates: int = 4, element_size: int = 2, layer_norm: bool = False) -> bool:
+    """Whether the persistent kernels take this hidden size: ``gates`` tiles of ``H x H`` weights of
+    ``element_size`` bytes must stay on chip (:data:`WEIGHT_BYTES_ON_CHIP`), and ``H <= MAX_HIDDEN``."""
+    return hidden <= MAX_HIDDEN and gates * hidden * hidden * element_size <= WEIGHT_BYTES_ON_CHIP[layer_norm]
 
 
 def blocks(batch: int, hidden: int) -> tuple[int, int]:

@@ -2,9 +2,9 @@
 
 :class:`TritonLSTMSequence` / :class:`TritonGRUSequence` run LSTM / GRU and their layer-norm
 variants either with the persistent kernels (one launch per direction of the pass, weights on chip;
-``H <= MAX_HIDDEN``) or with one fused step kernel per time step after a cuBLAS product
-(``mode="steps"``), whose time loop can be captured once in a CUDA graph and replayed
-(``capture_graph=True``, CUDA only). The backward is the hand-written BPTT of the same kernels;
+``persistent.fits``) or with one fused step kernel per time step after a cuBLAS product
+(``mode="steps"``), whose time loops (forward and backward) can be captured once in CUDA graphs
+and replayed (``capture_graph=True``, CUDA only). The backward is the hand-written BPTT of the same kernels;
 the recurrent weight's gradient of all steps is one matrix product. Linear cells run on
 :class:`~rnnkit.backends.triton.scan.TritonLinearScan`.
 """
@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.backends.loop import reverse_padded
-from rnnkit.backends.triton import persistent, step
+from rnnkit.backends.triton import persistent, step, triton_unavailable
 from rnnkit.backends.triton.scan import TritonLinearScan
 from rnnkit.cells.base import LSTMState, RecurrentCell, State
 from rnnkit.cells.kernel import declared_kernel
@@ -139,13 +139,13 @@ class TritonLSTMSequence(torch.autograd.Function):
             outs = GRAPHS.run(lstm_loop, inputs, (eps, ln, lnc)) if capture else lstm_loop(*inputs)
             out, hs, cs, gates, xhat, rstd, chat, rstdc, th = outs
         ctx.save_for_backward(weight, nw, ncw, valid, hs, cs, gates, xhat, rstd, chat, rstdc, th)
-        ctx.options = (ln, lnc, mode)
+        ctx.options = (ln, lnc, mode, capture)
         return out, hs[-1].clone(), cs[-1].clone()
 
     @staticmethod
     def backward(ctx, grad_out, grad_h, grad_c):
         weight, nw, ncw, valid, hs, cs, gates, xhat, rstd, chat, rstdc, th = ctx.saved_tensors
-        ln, lnc, mode = ctx.options
+        ln, lnc, mode, capture = ctx.options
         grad_out, grad_h, grad_c = grad_out.contiguous(), grad_h.contiguous(), grad_c.contiguous()
         steps, batch, width = gates.shape
         hidden = width // 4
@@ -159,8 +159,12 @@ class TritonLSTMSequence(torch.autograd.Function):
                 dh0, dc0, steps, batch, hidden, LN=ln, LNC=lnc, PRECISION=_precision(gates.dtype), BLOCK_B=block_b,
                 BLOCK_H=block_h)
         else:
-            dp, dr, dy, dh0, dc0 = _lstm_steps_backward(grad_out, grad_h, grad_c, weight, nw, ncw, valid, hs, cs,
-                                                        gates, xhat, rstd, chat, rstdc, th, ln, lnc)
+            def lstm_loop_backward(*tensors):
+                return _lstm_steps_backward(*tensors, ln, lnc)
+
+            inputs = [grad_out, grad_h, grad_c, weight, nw, ncw, valid, hs, cs, gates, xhat, rstd, chat, rstdc, th]
+            run = GRAPHS.run(lstm_loop_backward, inputs, (ln, lnc)) if capture else lstm_loop_backward(*inputs)
+            dp, dr, dy, dh0, dc0 = run
         d_weight = dr.reshape(-1, width).t().mm(hs[:-1].reshape(-1, hidden))
         d_nw = (dp * xhat).sum((0, 1)) if ln else None
         d_ncw, d_ncb = ((dy * chat).sum((0, 1)), dy.sum((0, 1))) if lnc else (None, None)
@@ -183,6 +187,20 @@ def _gru_steps_forward(projected, h0, weight, nw, bias, valid, eps, ln, has_bias
             projected[t], product, hs[t], valid[t], nw, bias, hs[t + 1], out[t], gates[t], hidn[t], xhat[t], rstd[t],
             batch, hidden, eps, LN=ln, BIAS=has_bias, BLOCK_B=1, BLOCK_H=step.block_for(hidden))
     return out, hs, gates, hidn, xhat, rstd
+
+
+def _gru_steps_backward(grad_out, grad_h, weight, nw, valid, hs, gates, hidn, xhat, rstd, ln):
+    steps, batch, width = gates.shape
+    hidden = width // 3
+    dp, dhid, dr = torch.empty_like(gates), torch.empty_like(gates), torch.empty_like(gates)
+    dh, direct = grad_h.clone(), torch.empty_like(grad_h)
+    for t in reversed(range(steps)):
+        dh_t = dh + grad_out[t] * valid[t].unsqueeze(-1)  # padded steps' outputs are constant zeros
+        step.gru_step_backward[(batch,)](
+            dh_t, hs[t], valid[t], gates[t], hidn[t], xhat[t], rstd[t], nw, dp[t], dhid[t], dr[t],
+            direct, batch, hidden, LN=ln, BLOCK_B=1, BLOCK_H=step.block_for(hidden))
+        dh = torch.addmm(direct, dr[t], weight)
+    return dp, dhid, dr, dh
 
 
 class TritonGRUSequence(torch.autograd.Function):
@@ -213,31 +231,30 @@ class TritonGRUSequence(torch.autograd.Function):
             graphed = GRAPHS.run(gru_loop, inputs, (eps, ln, has_bias)) if capture else gru_loop(*inputs)
             out, hs, gates, hidn, xhat, rstd = graphed
         ctx.save_for_backward(weight, nw, valid, hs, gates, hidn, xhat, rstd)
-        ctx.options = (ln, has_bias, mode)
+        ctx.options = (ln, has_bias, mode, capture)
         return out, hs[-1].clone()
 
     @staticmethod
     def backward(ctx, grad_out, grad_h):
         weight, nw, valid, hs, gates, hidn, xhat, rstd = ctx.saved_tensors
-        ln, has_bias, mode = ctx.options
+        ln, has_bias, mode, capture = ctx.options
         grad_out, grad_h = grad_out.contiguous(), grad_h.contiguous()
         steps, batch, width = gates.shape
         hidden = width // 3
-        dp, dhid, dr = torch.empty_like(gates), torch.empty_like(gates), torch.empty_like(gates)
         if mode == "persistent":
+            dp, dhid, dr = torch.empty_like(gates), torch.empty_like(gates), torch.empty_like(gates)
             dh = torch.empty_like(grad_h)
             block_b, block_h = persistent.blocks(batch, hidden)
             persistent.gru_persistent_backward[(triton_cdiv(batch, block_b),)](
                 grad_out, grad_h, weight, valid, hs, gates, hidn, xhat, rstd, nw, dp, dhid, dr, dh, steps, batch,
                 hidden, LN=ln, PRECISION=_precision(gates.dtype), BLOCK_B=block_b, BLOCK_H=block_h)
         else:
-            dh, direct = grad_h.clone(), torch.empty_like(grad_h)
-            for t in reversed(range(steps)):
-                dh_t = dh + grad_out[t] * valid[t].unsqueeze(-1)
-                step.gru_step_backward[(batch,)](
-                    dh_t, hs[t], valid[t], gates[t], hidn[t], xhat[t], rstd[t], nw, dp[t], dhid[t], dr[t],
-                    direct, batch, hidden, LN=ln, BLOCK_B=1, BLOCK_H=step.block_for(hidden))
-                dh = torch.addmm(direct, dr[t], weight)
+            def gru_loop_backward(*tensors):
+                return _gru_steps_backward(*tensors, ln)
+
+            inputs = [grad_out, grad_h, weight, nw, valid, hs, gates, hidn, xhat, rstd]
+            run = GRAPHS.run(gru_loop_backward, inputs, (ln,)) if capture else gru_loop_backward(*inputs)
+            dp, dhid, dr, dh = run
         d_weight = dr.reshape(-1, width).t().mm(hs[:-1].reshape(-1, hidden))
         d_bias = dhid.sum((0, 1)) if has_bias else None
         d_nw = (dhid * xhat).sum((0, 1)) if ln else None
@@ -264,9 +281,11 @@ def run_triton(
         cell: a cell whose :func:`~rnnkit.cells.kernel.declared_kernel` family is ``"lstm"`` or ``"gru"``
             (layer-norm variants included), or a real-valued linear cell (minGRU, minLSTM).
         x, state, lengths, reverse: as :func:`rnnkit.backends.loop.run_loop`.
-        mode: ``"persistent"`` (default where ``H <= MAX_HIDDEN``) or ``"steps"``.
+        mode: ``"persistent"`` (default where the weights fit on chip: ``persistent.fits``) or ``"steps"``.
         capture_graph: with ``mode="steps"`` on CUDA, capture the time loop in a CUDA graph and replay it.
     """
+    if (why := triton_unavailable(x.device.type)) is not None:
+        raise ValueError(f"backend='triton' cannot run this input: {why}")
     projected = cell.project_input(x)
     if reverse:
         projected = reverse_padded(projected, lengths)
@@ -290,7 +309,10 @@ def run_triton(
         return out, cell.from_scan_value(final)
     spec = declared_kernel(cell)
     hidden = cell.hidden_size
-    mode = mode or ("persistent" if persistent.fits(hidden) else "steps")
+    layer_norm = spec.norm_hh is not None or spec.norm_cell is not None
+    gates = 4 if spec.family == "lstm" else 3
+    fits = persistent.fits(hidden, gates=gates, element_size=projected.element_size(), layer_norm=layer_norm)
+    mode = mode or ("persistent" if fits else "steps")
     capture = capture_graph and mode == "steps" and projected.is_cuda
     valid = _valid(steps, batch, lengths, projected.device)
     if spec.family == "lstm":

@@ -23,14 +23,22 @@ def _combine(a1, b1, a2, b2):
 
 
 @triton.jit
+def _wide(x, WIDEN: tl.constexpr):
+    """16-bit values in float32 (``WIDEN``): long products lose too much in bfloat16."""
+    if WIDEN:
+        x = x.to(tl.float32)
+    return x
+
+
+@triton.jit
 def _chunk_scan(a_ptr, b_ptr, local_ptr, prod_ptr, end_a_ptr, end_b_ptr, steps, lanes,
-                CHUNK: tl.constexpr, BLOCK: tl.constexpr):
+                CHUNK: tl.constexpr, BLOCK: tl.constexpr, WIDEN: tl.constexpr):
     lane_block, chunk = tl.program_id(0), tl.program_id(1)
     t = chunk * CHUNK + tl.arange(0, CHUNK)[:, None]
     n = lane_block * BLOCK + tl.arange(0, BLOCK)[None, :]
     inside = (t < steps) & (n < lanes)
-    a = tl.load(a_ptr + t * lanes + n, mask=inside, other=1.0)
-    b = tl.load(b_ptr + t * lanes + n, mask=inside, other=0.0)
+    a = _wide(tl.load(a_ptr + t * lanes + n, mask=inside, other=1.0), WIDEN)
+    b = _wide(tl.load(b_ptr + t * lanes + n, mask=inside, other=0.0), WIDEN)
     prod, state = tl.associative_scan((a, b), 0, _combine)
     tl.store(local_ptr + t * lanes + n, state, mask=inside)
     tl.store(prod_ptr + t * lanes + n, prod, mask=inside)
@@ -41,10 +49,10 @@ def _chunk_scan(a_ptr, b_ptr, local_ptr, prod_ptr, end_a_ptr, end_b_ptr, steps, 
 
 
 @triton.jit
-def _carry(end_a_ptr, end_b_ptr, h0_ptr, enter_ptr, chunks, lanes, BLOCK: tl.constexpr):
+def _carry(end_a_ptr, end_b_ptr, h0_ptr, enter_ptr, chunks, lanes, BLOCK: tl.constexpr, WIDEN: tl.constexpr):
     lane = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     keep = lane < lanes
-    h = tl.load(h0_ptr + lane, mask=keep, other=0.0)
+    h = _wide(tl.load(h0_ptr + lane, mask=keep, other=0.0), WIDEN)
     for k in range(chunks):
         tl.store(enter_ptr + k * lanes + lane, h, mask=keep)
         h = tl.load(end_a_ptr + k * lanes + lane, mask=keep, other=1.0) * h + tl.load(
@@ -71,13 +79,15 @@ def triton_linear_scan_forward(a: Tensor, b: Tensor, h0: Tensor, *, chunk: int =
     block = min(block, triton.next_power_of_2(max(lanes, 1)))
     chunks = triton.cdiv(steps, chunk)
     a, b, h0 = a.contiguous(), b.contiguous(), h0.contiguous()
-    local, prod = torch.empty_like(b), torch.empty_like(b)
-    end_a = b.new_empty(chunks, lanes)
-    end_b = b.new_empty(chunks, lanes)
-    enter = b.new_empty(chunks, lanes)
+    # Intermediates at least in float32: long products lose too much in bfloat16.
+    widen = b.dtype in (torch.float16, torch.bfloat16)
+    wide = torch.float32 if widen else b.dtype
+    local = torch.empty(b.shape, dtype=wide, device=b.device)
+    prod = torch.empty_like(local)
+    end_a, end_b, enter = (torch.empty(chunks, lanes, dtype=wide, device=b.device) for _ in range(3))
     grid = (triton.cdiv(lanes, block), chunks)
-    _chunk_scan[grid](a, b, local, prod, end_a, end_b, steps, lanes, CHUNK=chunk, BLOCK=block)
-    _carry[(grid[0],)](end_a, end_b, h0, enter, chunks, lanes, BLOCK=block)
+    _chunk_scan[grid](a, b, local, prod, end_a, end_b, steps, lanes, CHUNK=chunk, BLOCK=block, WIDEN=widen)
+    _carry[(grid[0],)](end_a, end_b, h0, enter, chunks, lanes, BLOCK=block, WIDEN=widen)
     out = torch.empty_like(b)
     _fix_up[grid](local, prod, enter, out, steps, lanes, CHUNK=chunk, BLOCK=block)
     return out
