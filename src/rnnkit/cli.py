@@ -200,7 +200,7 @@ def _train(argv: Sequence[str]) -> int:
         trainer_config.progress_bar = False
     seed_everything(trainer_config.seed)  # the model's initial weights depend on the seed too
     setup = task.build(task_config, seed=trainer_config.seed)
-    trainer = Trainer(trainer_config)
+    trainer = Trainer(trainer_config, callbacks=setup.callbacks)
     result = trainer.fit(setup.model, setup.train_data, setup.val_data, resume=args.resume)
     if not args.quiet and trainer.dist.is_main:
         last = result.history[-1] if result.history else {}
@@ -299,13 +299,12 @@ def _moving_digits(argv: Sequence[str]) -> int:
     return 0
 
 
-def _bench(argv: Sequence[str]) -> int:
+def _bench_speed(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="rnnkit bench",
+        prog="rnnkit bench speed",
         description="speed: every cell on every backend that runs it, as ratios against torch.nn and the loop "
                     "measured in the same run, plus peak memory; writes speed.md and speed.png",
     )
-    parser.add_argument("what", choices=["speed"], help="the benchmark to run")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--quick", action="store_true", help="one tiny size and four cells: a smoke test")
     parser.add_argument("--cells", help="comma-separated cells to run (default: all), e.g. layernorm_lstm,mingru")
@@ -331,13 +330,39 @@ def _bench(argv: Sequence[str]) -> int:
     return 0
 
 
+def _bench_longrange(argv: Sequence[str]) -> int:
+    from rnnkit.tasks.longrange_bench import main as longrange_main
+
+    return longrange_main(argv)
+
+
+#: ``rnnkit bench NAME``: each benchmark parses its own flags.
+BENCHMARKS = {
+    "speed": (_bench_speed, "every cell on every backend against torch.nn and the loop, plus peak memory"),
+    "longrange": (_bench_longrange, "adding, copy memory and (permuted) sequential MNIST for every cell"),
+}
+
+
+def _bench(argv: Sequence[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: rnnkit bench NAME [flags]   (rnnkit bench NAME --help for its flags)\n\nbenchmarks:")
+        for name, (_, text) in BENCHMARKS.items():
+            print(f"  {name:12s} {text}")
+        return 0
+    if argv[0] not in BENCHMARKS:
+        close = difflib.get_close_matches(argv[0], list(BENCHMARKS), n=1)
+        raise CLIError(f"unknown benchmark {argv[0]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+                       + f" (available: {', '.join(BENCHMARKS)})")
+    return BENCHMARKS[argv[0]][0](argv[1:])
+
+
 COMMANDS = {
     "train": (_train, "train a task: rnnkit train --config run.yaml [--max-epochs 5 --task.steps 100 ...]"),
     "diagnose": (_diagnose, "plot the gradient norm per time step and layer (vanishing gradients)"),
     "forecast": (_forecast, "backtest and forecast a series: rnnkit forecast [--data file.csv ...]; "
                             "rnnkit forecast predict --model DIR"),
     "demo": (_demo, "the forecasting pipeline on the embedded sunspot series (same as rnnkit forecast)"),
-    "bench": (_bench, "rnnkit bench speed [--device cpu|cuda] [--quick]: backends against torch.nn and the loop"),
+    "bench": (_bench, "benchmarks: rnnkit bench speed|longrange [--quick] (rnnkit bench --help lists them)"),
     "moving-digits": (_moving_digits, "ConvLSTM next-frame prediction of real MNIST digits; writes a PNG and metrics"),
 }
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
@@ -26,11 +26,13 @@ from torch import nn
 
 @dataclass
 class TaskSetup:
-    """What a task builder returns: a trainable model and its data (see :class:`rnnkit.Trainer`)."""
+    """What a task builder returns: a trainable model, its data (see :class:`rnnkit.Trainer`) and
+    the Trainer callbacks the model needs (IndRNN's weight projection, for example)."""
 
     model: nn.Module
     train_data: Any
     val_data: Any = None
+    callbacks: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Task:
 TASKS: dict[str, Task] = {}
 
 # Tasks shipped with rnnkit, imported on first lookup (so `import rnnkit.tasks` stays light).
-_BUILTIN_MODULES = ("rnnkit.tasks.synthetic", "rnnkit.tasks.sunspots")
+_BUILTIN_MODULES = ("rnnkit.tasks.synthetic", "rnnkit.tasks.sunspots", "rnnkit.tasks.longrange")
 
 
 def register_task(name: str, config_class: type, description: str) -> Callable[[Callable[..., TaskSetup]], Callable]:

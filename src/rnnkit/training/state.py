@@ -23,7 +23,8 @@ class FitResult:
             epoch's steps), ``lr``, ``seconds`` and every validation metric (``val_loss``, ...).
         steps: optimizer steps taken in all (including skipped non-finite ones).
         epochs: epochs completed.
-        stop_reason: ``"max_epochs"``, ``"max_steps"`` or ``"early_stopping"``.
+        stop_reason: ``"max_epochs"``, ``"max_steps"``, ``"early_stopping"`` or ``"callback"``
+            (a callback set ``trainer.should_stop``).
         best_metric: best value of ``config.monitor`` seen (``None`` without validation).
         best_checkpoint, last_checkpoint: checkpoint directories (``None`` when nothing was written).
         nonfinite_steps: steps skipped because the loss or gradient was not finite.

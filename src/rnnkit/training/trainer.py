@@ -37,7 +37,9 @@ class Trainer:
     Args:
         config: a :class:`TrainerConfig`; or give its fields as keyword arguments.
         callbacks: objects with any of ``on_step_end(trainer, step, row)`` and
-            ``on_epoch_end(trainer, epoch, record)``; called on every process.
+            ``on_epoch_end(trainer, epoch, record)``; called on every process. A callback ends
+            the run after the current epoch by setting ``trainer.should_stop = True``
+            (``stop_reason`` ``"callback"``).
         **options: :class:`TrainerConfig` fields (``max_epochs=5, lr=3e-3, ...``).
 
     Example:
@@ -123,6 +125,7 @@ class Trainer:
             writes and cfg.tensorboard) else None
         progress = Progress(cfg.progress_bar if dist.is_main else False, total=total, initial=state.step)
         self.model = model
+        self.should_stop = False
         runner: nn.Module = StepRunner(model, self._autocast)
         if dist.enabled:
             runner = nn.parallel.DistributedDataParallel(runner, device_ids=[device] if device.type == "cuda" else None)
@@ -278,6 +281,8 @@ class Trainer:
                 for callback in self.callbacks:
                     if hasattr(callback, "on_epoch_end"):
                         callback.on_epoch_end(self, state.epoch, record)
+                if self.should_stop and not stop_reason:  # a callback ended the run (a target was reached)
+                    stop_reason = "callback"
                 if finished_epoch:
                     state.epoch += 1
                     state.batch_in_epoch = 0
