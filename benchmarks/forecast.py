@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1, help="train the RNN with this many seeds (mean reported)")
     parser.add_argument("--max-steps", type=int, help="override the training steps of every setup")
     parser.add_argument("--origins", type=int, default=5, help="rolling origins, one horizon apart (default 5)")
+    parser.add_argument("--ensemble", type=int, default=1, help="networks averaged per forecaster (default 1)")
+    parser.add_argument("--no-baselines", action="store_true", help="only the RNN (the baselines do not change)")
     parser.add_argument("--out", default="runs/bench-forecast")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
@@ -50,13 +52,14 @@ def main() -> None:
         collection = to_collection(y)
         tables = []
         for seed in range(args.seeds):
-            options = {**SETUPS[name], "seed": seed}
+            options = {**SETUPS[name], "seed": seed, "ensemble": args.ensemble}
             if args.max_steps:
                 options["max_steps"] = args.max_steps
             forecaster = Forecaster(info.horizon, season_length=info.season_length, **options)
             start = time.perf_counter()
             report = run_pipeline(collection, forecaster, name=name, origins=args.origins,
-                                  baseline_names=BASELINES if seed == 0 else (), verbose=False,
+                                  baseline_names=BASELINES if seed == 0 and not args.no_baselines else (),
+                                  verbose=False,
                                   out_dir=Path(args.out) / name if seed == 0 else None)
             print(f"{name} seed {seed}: {time.perf_counter() - start:.0f} s")
             tables.append(report.table)
@@ -68,12 +71,17 @@ def main() -> None:
               f"{args.seeds} seed(s))\n")
         print(format_table(table))
         mase = table["mase"]
+        if args.no_baselines:
+            summary.append({"dataset": name, "rnn_mase": mase.iloc[0]})
+            continue
         summary.append({"dataset": name, "rnn_mase": mase.iloc[0], "seasonal_naive_mase": mase["seasonal_naive"],
                         "ets_mase": mase["ets"], "beats_seasonal_naive": mase.iloc[0] < mase["seasonal_naive"],
                         "matches_or_beats_ets": mase.iloc[0] <= mase["ets"]})
     summary = pd.DataFrame(summary).set_index("dataset")
     print("\n## targets\n")
     print(summary.to_markdown(floatfmt=".3f"))
+    if args.no_baselines:
+        return
     print(f"\nRNN beats seasonal naive on all: {bool(summary['beats_seasonal_naive'].all())}; "
           f"matches or beats ETS on {int(summary['matches_or_beats_ets'].sum())} of {len(summary)}")
 

@@ -148,3 +148,34 @@ def test_backtest_method_scores_the_same_origins_as_the_functions():
     assert scores["mae"] == pytest.approx(mae) and set(scores) >= {"mase", "smape", "pinball", "coverage80"}
     with pytest.raises(RuntimeError, match=r"backtest\(refit=False\) needs a fitted model"):
         Forecaster(6, **TINY).backtest(y, refit=False)
+
+
+def test_ensemble_averages_its_members_and_survives_save_load(tmp_path):
+    import torch
+
+    from rnnkit.models.forecasting import ForecastEnsemble
+
+    y = seasonal_series(n=120)
+    model = Forecaster(4, season_length=12, ensemble=3, **TINY).fit(y)
+    assert isinstance(model.network, ForecastEnsemble) and len(model.network.members) == 3
+    members = model.network.members
+    # Different initial weights, so different members (the point of an ensemble).
+    first = [next(m.parameters()) for m in members]
+    assert not torch.equal(first[0], first[1]) and not torch.equal(first[1], first[2])
+    # The ensemble's forecast is the members' average, mean and quantiles alike.
+    forecast = model.predict(quantiles=(0.1, 0.9))
+    single = []
+    network = model.network
+    try:
+        for member in members:
+            model.network = member
+            single.append(model.predict(quantiles=(0.1, 0.9)))
+    finally:
+        model.network = network
+    average = sum(single) / 3
+    assert np.allclose(forecast.to_numpy(), average.to_numpy(), rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "m")
+    loaded = rnnkit.load(tmp_path / "m")
+    assert np.allclose(loaded.predict(quantiles=(0.1, 0.9)).to_numpy(), forecast.to_numpy())
+    with pytest.raises(ValueError, match="ensemble: expected a positive integer, got 0"):
+        Forecaster(4, ensemble=0)

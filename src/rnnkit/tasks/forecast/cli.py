@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--num-layers", type=int, default=2)
     model.add_argument("--max-steps", type=int, help="training steps (default 1500; 800 for the demo)")
     model.add_argument("--seed", type=int, default=0)
+    model.add_argument("--ensemble", type=int, default=1,
+                       help="train this many networks from different initial weights and average their forecasts")
     run = parser.add_argument_group("evaluation and output")
     run.add_argument("--origins", type=int, default=5, help="rolling backtest origins (default 5)")
     run.add_argument("--stride", type=int, help="steps between origins (default: the horizon)")
@@ -107,7 +109,7 @@ def run_forecast(argv: Sequence[str]) -> int:
     demo = not args.data and name == DEMO["dataset"]
     options = {
         "season_length": season, "cell": args.cell, "decoder": args.decoder, "likelihood": args.likelihood,
-        "num_layers": args.num_layers, "seed": args.seed, "progress": not args.quiet,
+        "num_layers": args.num_layers, "seed": args.seed, "ensemble": args.ensemble, "progress": not args.quiet,
         "context_length": args.context_length or (DEMO["context_length"] if demo else None),
         "hidden_size": args.hidden_size or (DEMO["hidden_size"] if demo else 64),
         "max_steps": args.max_steps or (DEMO["max_steps"] if demo else 1500),

@@ -12,7 +12,7 @@ import torch
 
 from rnnkit.data.timeseries import SeriesCollection, SeriesError, to_collection
 from rnnkit.data.windows import WindowDataset, build_arrays, make_window, series_scales
-from rnnkit.models.forecasting import AutoregressiveForecastNet, DirectForecastNet
+from rnnkit.models.forecasting import AutoregressiveForecastNet, DirectForecastNet, ForecastEnsemble
 from rnnkit.serialization import Saveable, load_state_dict_checked
 from rnnkit.training import Trainer
 
@@ -40,6 +40,7 @@ class ForecasterConfig:
     lr: float = 3e-3
     val_fraction: float = 0.1
     num_samples: int = 200
+    ensemble: int = 1
     seed: int = 0
     progress: bool = False
     trainer_options: dict = field(default_factory=dict)
@@ -98,6 +99,8 @@ class Forecaster(Saveable):
         batch_size, max_steps, lr: training.
         val_fraction: share of each series' end held out to monitor training (0 to train on all).
         num_samples: sample paths per forecast for the autoregressive decoder.
+        ensemble: train this many networks from different initial weights and average their
+            forecasts (means and quantiles); costs that many times the training time.
         seed: random seed of initialisation, batching and sampling.
         progress: show a progress bar while training.
 
@@ -119,6 +122,8 @@ class Forecaster(Saveable):
         self.config = ForecasterConfig(horizon=horizon, **options)
         if self.config.decoder not in DECODERS:
             raise ValueError(f"decoder: expected one of {sorted(DECODERS)}, got {self.config.decoder!r}")
+        if not isinstance(self.config.ensemble, int) or self.config.ensemble < 1:
+            raise ValueError(f"ensemble: expected a positive integer, got {self.config.ensemble!r}")
         self.network: torch.nn.Module | None = None
         self.history_: SeriesCollection | None = None
         self.scales_: dict[str, float] = {}
@@ -195,10 +200,13 @@ class Forecaster(Saveable):
         options = {}
         if cfg.decoder == "direct" and cfg.lag():
             options["baseline_feature"] = 0  # make_window puts the seasonal naive forecast first
-        return DECODERS[cfg.decoder](
-            horizon=cfg.horizon, num_features=num_features, cell=cfg.cell, hidden_size=cfg.hidden_size,
-            num_layers=cfg.num_layers, dropout=cfg.dropout, likelihood=cfg.likelihood, **options,
-        )
+        def member() -> torch.nn.Module:
+            return DECODERS[cfg.decoder](
+                horizon=cfg.horizon, num_features=num_features, cell=cfg.cell, hidden_size=cfg.hidden_size,
+                num_layers=cfg.num_layers, dropout=cfg.dropout, likelihood=cfg.likelihood, **options,
+            )
+
+        return member() if cfg.ensemble == 1 else ForecastEnsemble([member() for _ in range(cfg.ensemble)])
 
     def _train(self, network: torch.nn.Module, train: WindowDataset, val: WindowDataset | None) -> list[dict]:
         cfg = self.config
