@@ -189,7 +189,7 @@ def timing(repeats: int, device: str, dry: bool, deadline: float) -> None:
         else:
             say(f"| {label} | Triton persistent | n/a: weights do not fit on chip | | <= 0.5 |")
         t.row(label, "Triton steps + CUDA graphs", layer("lstm", hidden, "triton", **graphed), "<= 0.5")
-        if runner.persistent.fits(size):
+        if runner.persistent.fits(size, layer_norm=True):
             t.row(label, "Triton persistent, LN-LSTM", layer("layernorm_lstm", hidden, "triton", mode="persistent"))
         t.row(label, "cuDNN LSTM again (noise)", torch_layer("LSTM", hidden))
 

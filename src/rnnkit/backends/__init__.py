@@ -110,14 +110,14 @@ def _fused_why_not(cells: Sequence[RecurrentCell]) -> str | None:
 
 
 def _triton_why_not(cells: Sequence[RecurrentCell]) -> str | None:
-    from rnnkit.backends.triton import triton_unavailable
+    from rnnkit.backends.triton import triton_missing
 
     spec = declared_kernel(cells[0])
     if spec is None or spec.family not in ("lstm", "gru", *LINEAR_FAMILIES):
         return f"{_name(cells)} has no Triton kernel (the LSTM and GRU families and minGRU/minLSTM do)"
     # Only whether Triton is installed: layers are built on the CPU and moved to the GPU afterwards,
     # so the device is checked when a sequence runs (run_triton).
-    return triton_unavailable("cuda")
+    return triton_missing()
 
 
 def _run_triton(*args, **kwargs):

@@ -19,13 +19,20 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "") not in ("", "0")
 
 
-def triton_unavailable(device: str) -> str | None:
-    """Why the Triton kernels cannot run on ``device`` (``"cpu"``/``"cuda"``); ``None`` if they can."""
+def triton_missing() -> str | None:
+    """Why Triton cannot be used at all (not installed); ``None`` if it is installed."""
     if importlib.util.find_spec("triton") is None:
         return "Triton is not installed (pip install 'rnnkit[triton]')"
+    return None
+
+
+def triton_unavailable(device: str) -> str | None:
+    """Why the Triton kernels cannot run on ``device`` (``"cpu"``/``"cuda"``); ``None`` if they can."""
+    if (missing := triton_missing()) is not None:
+        return missing
     if device == "cuda" or (device == "cpu" and interpreting()):
         return None
     return f"the Triton kernels run on CUDA devices (or on the CPU under TRITON_INTERPRET=1), not on {device}"
 
 
-__all__ = ["interpreting", "triton_unavailable"]
+__all__ = ["interpreting", "triton_missing", "triton_unavailable"]
