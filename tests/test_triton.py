@@ -136,3 +136,13 @@ def test_triton_layer_can_be_built_on_the_cpu_and_says_why_a_cpu_input_cannot_ru
     assert layer.backend == "triton"
     with pytest.raises(ValueError, match=r"backend='triton' cannot run this input: .*not on cpu"):
         runner.run_triton(layer.first_cell, torch.randn(2, 1, 3), layer.first_cell.initial_state(1))
+
+
+def test_persistent_fits_counts_the_padded_tile():
+    """Regression: fits() sized the weight by H, but the kernel loads tiles padded to a power of two,
+    so a float32 LSTM at H=90 (a 128-wide tile, 256 KB: out of shared memory on an H200) passed."""
+    from rnnkit.backends.triton import persistent
+
+    assert persistent.fits(64, element_size=4) and not persistent.fits(90, element_size=4)
+    assert persistent.fits(128, element_size=2) and not persistent.fits(128, element_size=2, layer_norm=True)
+    assert not persistent.fits(140, gates=3, element_size=2)  # a 256-wide tile

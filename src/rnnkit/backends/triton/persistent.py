@@ -23,10 +23,6 @@ from rnnkit.backends.triton.step import (
     lstm_tile_forward,
 )
 
-#: Largest hidden size the persistent kernels take (gate tiles of the weight must stay on chip).
-MAX_HIDDEN = 128
-
-
 @triton.jit
 def _weight_tile(w_ptr, gate, cols, H, TRANSPOSED: tl.constexpr):
     """Gate ``gate``'s block of ``W`` (``(G H, H)`` row-major) as an ``(H, H)`` tile: ``W_g^T`` (input unit,
@@ -142,9 +138,11 @@ WEIGHT_BYTES_ON_CHIP = {False: 128 * 1024, True: 64 * 1024}
 
 
 def fits(hidden: int, *, gates: int = 4, element_size: int = 2, layer_norm: bool = False) -> bool:
-    """Whether the persistent kernels take this hidden size: ``gates`` tiles of ``H x H`` weights of
-    ``element_size`` bytes must stay on chip (:data:`WEIGHT_BYTES_ON_CHIP`), and ``H <= MAX_HIDDEN``."""
-    return hidden <= MAX_HIDDEN and gates * hidden * hidden * element_size <= WEIGHT_BYTES_ON_CHIP[layer_norm]
+    """Whether the persistent kernels take this hidden size: ``gates`` weight tiles of ``BLOCK_H x BLOCK_H``
+    (``H`` padded to a power of two, :func:`blocks`) of ``element_size`` bytes must stay on chip
+    (:data:`WEIGHT_BYTES_ON_CHIP`)."""
+    block = blocks(1, hidden)[1]
+    return gates * block * block * element_size <= WEIGHT_BYTES_ON_CHIP[layer_norm]
 
 
 def blocks(batch: int, hidden: int) -> tuple[int, int]:
