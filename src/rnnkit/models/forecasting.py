@@ -28,7 +28,6 @@ class _ForecastNet(nn.Module):
             raise ValueError(f"horizon: expected a positive integer, got {horizon!r}")
         self.horizon = horizon
         self.num_features = num_features
-        self.likelihood_name = likelihood
 
     def distribution_params(self, batch: dict[str, Tensor]) -> Tensor:
         """Parameters ``(B, H, P)`` of each future step's distribution (teacher-forced where it applies)."""

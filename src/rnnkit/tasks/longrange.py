@@ -274,16 +274,21 @@ class MNISTConfig:
     cache_dir: str | None = None
 
 
+def _online_setup(model: LongRangeModel, make_batch, config: AddingConfig | CopyConfig, seed: int) -> TaskSetup:
+    """Fresh training batches from ``make_batch(batch, generator)`` every step, and a fixed test set
+    drawn once from a generator seeded apart from the training stream's."""
+    train = OnlineBatches(make_batch, config.batch_size, config.batches_per_epoch, seed=seed)
+    test = make_batch(config.test_size, torch.Generator().manual_seed(10_000 + seed))
+    return TaskSetup(model=model, train_data=train, val_data=torch.utils.data.TensorDataset(*test),
+                     callbacks=callbacks_for(model))
+
+
 def build_adding(config: AddingConfig, *, seed: int = 0) -> TaskSetup:
     """Model, an online stream of training batches and a fixed test set for the adding problem."""
     steps = config.steps
     model = LongRangeModel(config.model, 2, config.hidden_size, 1, steps=steps, num_layers=config.num_layers,
                            chrono=config.chrono)
-    train = OnlineBatches(lambda b, g: adding_problem(b, steps, generator=g), config.batch_size,
-                          config.batches_per_epoch, seed=seed)
-    test = adding_problem(config.test_size, steps, generator=torch.Generator().manual_seed(10_000 + seed))
-    return TaskSetup(model=model, train_data=train, val_data=torch.utils.data.TensorDataset(*test),
-                     callbacks=callbacks_for(model))
+    return _online_setup(model, lambda b, g: adding_problem(b, steps, generator=g), config, seed)
 
 
 def build_copy(config: CopyConfig, *, seed: int = 0) -> TaskSetup:
@@ -292,12 +297,7 @@ def build_copy(config: CopyConfig, *, seed: int = 0) -> TaskSetup:
     model = LongRangeModel(config.model, COPY_ALPHABET, config.hidden_size, COPY_ALPHABET,
                            steps=blanks + 2 * length, objective="classification", readout="every",
                            num_layers=config.num_layers, chrono=config.chrono, accuracy_steps=length)
-    train = OnlineBatches(lambda b, g: copy_memory(b, blanks, copy_length=length, generator=g), config.batch_size,
-                          config.batches_per_epoch, seed=seed)
-    test = copy_memory(config.test_size, blanks, copy_length=length,
-                       generator=torch.Generator().manual_seed(10_000 + seed))
-    return TaskSetup(model=model, train_data=train, val_data=torch.utils.data.TensorDataset(*test),
-                     callbacks=callbacks_for(model))
+    return _online_setup(model, lambda b, g: copy_memory(b, blanks, copy_length=length, generator=g), config, seed)
 
 
 def _build_mnist(config: MNISTConfig, *, permute: bool) -> TaskSetup:
