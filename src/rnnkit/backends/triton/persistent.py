@@ -23,6 +23,7 @@ from rnnkit.backends.triton.step import (
     lstm_tile_forward,
 )
 
+
 @triton.jit
 def _weight_tile(w_ptr, gate, cols, H, TRANSPOSED: tl.constexpr):
     """Gate ``gate``'s block of ``W`` (``(G H, H)`` row-major) as an ``(H, H)`` tile: ``W_g^T`` (input unit,
