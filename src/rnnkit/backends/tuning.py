@@ -77,7 +77,7 @@ def _always(cell: object, workload: Workload) -> bool:
 
 
 def _small_inference(cell: object, workload: Workload) -> bool:
-    # Measured at batch x hidden = 8 x 128 (fused 0.68x torch.nn) and 32 x 256 (fused 1.23x): the
+    # Measured at batch x hidden = 8 x 128 (fused 0.81x torch.nn) and 32 x 256 (fused 1.32x): the
     # per-step overhead the kernel saves matters only while the step's product is small.
     return (workload.grad is False and workload.batch is not None and workload.batch * cell.hidden_size <= 1024
             and _single_thread())
@@ -90,56 +90,60 @@ _GPU_BENCH = (
 
 
 def _triton_dtype(cell: object, workload: Workload) -> bool:
-    # Checked on the GPU against float64 references in float32 and bfloat16 (gpu_check.py); float64
-    # was not, so it stays on the reference paths.
+    # Checked on the GPU against float64 references in float32 and bfloat16 (gpu_check.py); float16
+    # and float64 were not, so they stay on the other paths.
     import torch
 
     parameter = next(cell.parameters(), None)  # type: ignore[attr-defined]
-    return parameter is not None and parameter.dtype in (torch.float32, torch.bfloat16, torch.float16)
+    return parameter is not None and parameter.dtype in (torch.float32, torch.bfloat16)
+
+
+def _on_gpu_triton(cell: str, evidence: str) -> Preference:
+    return Preference("cuda", cell, "triton", _triton_dtype, f"{evidence}, {_GPU_BENCH}")
 
 
 #: Measured preferences, consulted in order by ``choose_backend``.
 PREFERENCES: tuple[Preference, ...] = (
     Preference(
         "cpu", "GRUCell", "fused", _always,
-        f"faster than PyTorch's GRU, which on the CPU has no oneDNN kernel: training 0.58x and 0.21x, "
-        f"inference 0.74x and 0.37x torch.nn.GRU at B=32 T=256 H=256 and B=8 T=1024 H=128, {_BENCH}",
+        f"faster than PyTorch's GRU, which on the CPU has no oneDNN kernel: training 0.65x and 0.20x, "
+        f"inference 0.86x and 0.35x torch.nn.GRU at B=32 T=256 H=256 and B=8 T=1024 H=128, {_BENCH}",
     ),
     Preference(
         "cpu", "LSTMCell", "fused", _training,
-        f"in training faster than oneDNN's LSTM: 0.81x and 0.83x torch.nn.LSTM (forward + backward) at "
-        f"B=32 T=256 H=256 and B=8 T=1024 H=128 (inference stays native: fused 1.55x), {_BENCH}",
+        f"in training faster than oneDNN's LSTM: 0.86x and 0.77x torch.nn.LSTM (forward + backward) at "
+        f"B=32 T=256 H=256 and B=8 T=1024 H=128 (inference stays native: fused 1.72x and 1.68x), {_BENCH}",
     ),
     Preference(
         "cpu", "ElmanCell", "fused", _training,
-        f"in training faster than PyTorch's RNN: 0.83x and 0.29x torch.nn.RNN at B=32 T=256 H=256 and "
+        f"in training faster than PyTorch's RNN: 0.90x and 0.34x torch.nn.RNN at B=32 T=256 H=256 and "
         f"B=8 T=1024 H=128, {_BENCH}",
     ),
     Preference(
         "cpu", "ElmanCell", "fused", _small_inference,
-        f"in inference with batch x hidden <= 1024: 0.68x torch.nn.RNN at B=8 H=128 (but 1.23x at B=32 "
+        f"in inference with batch x hidden <= 1024: 0.81x torch.nn.RNN at B=8 H=128 (but 1.32x at B=32 "
         f"H=256, where native stays), {_BENCH}",
     ),
-    Preference(
-        "cuda", "MinGRUCell", "triton", _triton_dtype,
-        f"the Triton scan is faster than the scan backend's PyTorch ops: training 0.31x / 0.93x / 0.32x "
-        f"torch.nn.GRU against 0.71x / 3.00x / 1.39x at B=32 T=256 H=256, B=8 T=1024 H=128, B=8 T=4096 "
-        f"H=128 (float32), and 15.1 against 20.8 ms at B=64 T=4096 H=512 (bfloat16), {_GPU_BENCH}",
+    _on_gpu_triton(
+        "MinGRUCell",
+        "the Triton scan is faster than the scan backend's PyTorch ops: training 0.31x / 0.93x / 0.32x "
+        "torch.nn.GRU against 0.71x / 3.00x / 1.39x at B=32 T=256 H=256, B=8 T=1024 H=128, B=8 T=4096 "
+        "H=128 (float32), and 15.1 against 20.8 ms at B=64 T=4096 H=512 (bfloat16)",
     ),
-    Preference(
-        "cuda", "MinLSTMCell", "triton", _triton_dtype,
-        f"the Triton scan is faster than the scan backend's PyTorch ops: training 0.31x / 1.17x / 0.33x "
-        f"torch.nn.GRU against 0.77x / 3.20x / 1.54x at B=32 T=256 H=256, B=8 T=1024 H=128, B=8 T=4096 "
-        f"H=128 (float32), {_GPU_BENCH}",
+    _on_gpu_triton(
+        "MinLSTMCell",
+        "the Triton scan is faster than the scan backend's PyTorch ops: training 0.31x / 1.17x / 0.33x "
+        "torch.nn.GRU against 0.77x / 3.20x / 1.54x at B=32 T=256 H=256, B=8 T=1024 H=128, B=8 T=4096 "
+        "H=128 (float32)",
     ),
-    Preference(
-        "cuda", "LayerNormLSTMCell", "triton", _triton_dtype,
-        f"the Triton step kernels train 2.2x and 2.7x faster than the loop (0.45x and 0.37x its time at "
-        f"B=32 T=256 H=256 and B=8 T=1024 H=128, float32); PyTorch has no kernel for this cell, {_GPU_BENCH}",
+    _on_gpu_triton(
+        "LayerNormLSTMCell",
+        "the Triton step kernels train 2.2x and 2.7x faster than the loop (0.45x and 0.37x its time at "
+        "B=32 T=256 H=256 and B=8 T=1024 H=128, float32); PyTorch has no kernel for this cell",
     ),
-    Preference(
-        "cuda", "LayerNormGRUCell", "triton", _triton_dtype,
-        f"the Triton step kernels train 2.8x and 2.9x faster than the loop (0.36x and 0.34x its time at "
-        f"B=32 T=256 H=256 and B=8 T=1024 H=128, float32); PyTorch has no kernel for this cell, {_GPU_BENCH}",
+    _on_gpu_triton(
+        "LayerNormGRUCell",
+        "the Triton step kernels train 2.8x and 2.9x faster than the loop (0.36x and 0.34x its time at "
+        "B=32 T=256 H=256 and B=8 T=1024 H=128, float32); PyTorch has no kernel for this cell",
     ),
 )
