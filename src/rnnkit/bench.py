@@ -240,19 +240,20 @@ def measure_cell(cell: str, size: Size, *, device: str = "cpu", repeats: int = 5
     return rows
 
 
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one, else what platform knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_description(device: str) -> str:
     """CPU model (or GPU name), threads, torch version and date, for table headers."""
-    if device == "cuda":
-        name = torch.cuda.get_device_name()
-    else:
-        name = platform.processor() or platform.machine()
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
+    name = torch.cuda.get_device_name() if device == "cuda" else cpu_name()
     threads = f", {torch.get_num_threads()} thread(s)" if device == "cpu" else ""
     return f"{name}{threads}, torch {torch.__version__}, {datetime.date.today().isoformat()}"
 

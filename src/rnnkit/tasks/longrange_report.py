@@ -124,15 +124,9 @@ def describe_row(row: dict[str, Any]) -> str:
 
 
 def _environment() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, torch {torch.__version__}, Python {platform.python_version()}"
+    from rnnkit.bench import cpu_name  # imports the layers: only when a report is written
+
+    return f"{cpu_name()}, torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def markdown_tables(rows: list[dict[str, Any]], *, config: Any, seconds: float) -> str:

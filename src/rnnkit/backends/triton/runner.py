@@ -12,6 +12,7 @@ the recurrent weight's gradient of all steps is one matrix product. Linear cells
 from __future__ import annotations
 
 import torch
+import triton
 from torch import Tensor
 
 from rnnkit.backends.loop import reverse_padded
@@ -34,7 +35,7 @@ def _valid(steps: int, batch: int, lengths: Tensor | None, device: torch.device)
 
 
 class _Graphs:
-    """CUDA graphs of step loops, by shapes, dtypes and the storage of the tensors they read."""
+    """CUDA graphs of step loops, one per function, constants, shapes, dtypes and devices of their inputs."""
 
     def __init__(self) -> None:
         self.cache: dict[tuple, tuple[torch.cuda.CUDAGraph, list[Tensor], list[Tensor]]] = {}
@@ -127,7 +128,7 @@ class TritonLSTMSequence(torch.autograd.Function):
             rstd, rstdc = like.new_empty(steps, batch), like.new_empty(steps, batch)
             chat, th = like.new_empty(steps, batch, hidden), like.new_empty(steps, batch, hidden)
             block_b, block_h = persistent.blocks(batch, hidden)
-            persistent.lstm_persistent_forward[(triton_cdiv(batch, block_b),)](
+            persistent.lstm_persistent_forward[(triton.cdiv(batch, block_b),)](
                 projected, weight, h0, c0, valid, nw, ncw, ncb, out, hs, cs, gates, xhat, rstd, chat, rstdc, th,
                 steps, batch, hidden, eps, LN=ln, LNC=lnc, PRECISION=_precision(projected.dtype),
                 BLOCK_B=block_b, BLOCK_H=block_h)
@@ -154,7 +155,7 @@ class TritonLSTMSequence(torch.autograd.Function):
             dy = torch.empty_like(th)
             dh0, dc0 = torch.empty_like(grad_h), torch.empty_like(grad_c)
             block_b, block_h = persistent.blocks(batch, hidden)
-            persistent.lstm_persistent_backward[(triton_cdiv(batch, block_b),)](
+            persistent.lstm_persistent_backward[(triton.cdiv(batch, block_b),)](
                 grad_out, grad_h, grad_c, weight, valid, gates, cs, th, xhat, rstd, chat, rstdc, nw, ncw, dp, dr, dy,
                 dh0, dc0, steps, batch, hidden, LN=ln, LNC=lnc, PRECISION=_precision(gates.dtype), BLOCK_B=block_b,
                 BLOCK_H=block_h)
@@ -220,7 +221,7 @@ class TritonGRUSequence(torch.autograd.Function):
             gates, xhat = like.new_empty(steps, batch, width), like.new_empty(steps, batch, width)
             rstd = like.new_empty(steps, batch)
             block_b, block_h = persistent.blocks(batch, hidden)
-            persistent.gru_persistent_forward[(triton_cdiv(batch, block_b),)](
+            persistent.gru_persistent_forward[(triton.cdiv(batch, block_b),)](
                 projected, weight, h0, valid, nw, bias, out, hs, gates, hidn, xhat, rstd, steps, batch, hidden, eps,
                 LN=ln, BIAS=has_bias, PRECISION=_precision(projected.dtype), BLOCK_B=block_b, BLOCK_H=block_h)
         else:
@@ -245,7 +246,7 @@ class TritonGRUSequence(torch.autograd.Function):
             dp, dhid, dr = torch.empty_like(gates), torch.empty_like(gates), torch.empty_like(gates)
             dh = torch.empty_like(grad_h)
             block_b, block_h = persistent.blocks(batch, hidden)
-            persistent.gru_persistent_backward[(triton_cdiv(batch, block_b),)](
+            persistent.gru_persistent_backward[(triton.cdiv(batch, block_b),)](
                 grad_out, grad_h, weight, valid, hs, gates, hidn, xhat, rstd, nw, dp, dhid, dr, dh, steps, batch,
                 hidden, LN=ln, PRECISION=_precision(gates.dtype), BLOCK_B=block_b, BLOCK_H=block_h)
         else:
@@ -259,10 +260,6 @@ class TritonGRUSequence(torch.autograd.Function):
         d_bias = dhid.sum((0, 1)) if has_bias else None
         d_nw = (dhid * xhat).sum((0, 1)) if ln else None
         return dp, dh, d_weight, d_bias, d_nw, None, None, None, None
-
-
-def triton_cdiv(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def run_triton(
