@@ -52,7 +52,6 @@ from rnnkit.training import Trainer, seed_everything
 TASKS = ("adding", "copy", "smnist", "psmnist")
 ADDING_SOLVED_MSE = 0.01
 COPY_SOLVED_ACCURACY = 0.99
-LADDER_BASELINE_FRACTION = 0.9  # --ladder: "did not learn" = best test loss >= 90 % of the baseline's
 MNIST_STEPS = 784
 
 #: Step budgets of a full run when no ``--max-steps`` is given: adding by T, the others per task.
@@ -233,11 +232,6 @@ def solved(task: str, metrics: dict[str, float]) -> bool | None:
     return None
 
 
-def did_not_learn(row: dict[str, Any]) -> bool:
-    """A run that was not solved and whose best test loss stayed within 10 % of the baseline's."""
-    return row["solved"] == "no" and float(row["best_loss"]) >= LADDER_BASELINE_FRACTION * float(row["baseline_loss"])
-
-
 def baseline_loss(task: str, length: int) -> float:
     """The memoryless baseline's test loss: 1/6 (adding), 10 log 8 / (T + 20) (copy), log 10 (MNIST)."""
     if task == "adding":
@@ -330,8 +324,7 @@ def run_longrange_bench(config: LongRangeBenchConfig, *, log: Any = print) -> li
     for spec in plan(config):
         if (spec.task, spec.model, spec.length) in done:
             continue
-        not_learnt = [int(r["T"]) for r in rows if r["task"] == spec.task and r["model"] == spec.model
-                      and did_not_learn(r) and int(r["T"]) < spec.length]
+        not_learnt = report.not_learnt_lengths(rows, spec.task, spec.model, spec.length)
         if config.ladder and not_learnt:
             log(f"{spec.task:8s} T={spec.length!s:5s} {spec.model:15s} skipped: no better than the baseline at "
                 f"T = {min(not_learnt)}")

@@ -37,6 +37,9 @@ TASK_TITLES = {
 }
 
 
+LADDER_BASELINE_FRACTION = 0.9  # --ladder: "did not learn" = best test loss >= 90 % of the baseline's
+
+
 def _num(value: Any) -> float:
     try:
         return float(value)
@@ -111,10 +114,20 @@ def by_length(rows: list[dict[str, Any]], length: int) -> dict[str, Any]:
     return next(r for r in rows if int(_num(r["T"])) == length)
 
 
+def did_not_learn(row: dict[str, Any]) -> bool:
+    """A run that was not solved and whose best test loss stayed within 10 % of the baseline's."""
+    return row["solved"] == "no" and _num(row["best_loss"]) >= LADDER_BASELINE_FRACTION * _num(row["baseline_loss"])
+
+
+def not_learnt_lengths(rows: list[dict[str, Any]], task: str, model: str, length: int) -> list[int]:
+    """The lengths shorter than ``length`` at which ``model`` did not learn ``task`` (sorted)."""
+    return sorted(int(_num(r["T"])) for r in rows if r["task"] == task and r["model"] == model
+                  and did_not_learn(r) and int(_num(r["T"])) < length)
+
+
 def skipped_text(rows: list[dict[str, Any]], model: str, length: int) -> str:
     """The table cell of a run that was not made (``--ladder`` skips it when a shorter T was not learnt)."""
-    failed = sorted(int(_num(r["T"])) for r in rows if r["model"] == model and r["solved"] == "no"
-                    and _num(r["best_loss"]) >= 0.9 * _num(r["baseline_loss"]) and int(_num(r["T"])) < length)
+    failed = not_learnt_lengths(rows, rows[0]["task"], model, length) if rows else []
     return f"not run (no better than the baseline at T = {failed[0]})" if failed else "—"
 
 
