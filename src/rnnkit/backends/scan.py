@@ -168,6 +168,17 @@ def compiled_scan_unavailable(device: torch.device | str, dtype: torch.dtype) ->
     return kernels_unavailable()
 
 
+def coefficient_tensors(coefficients: LinearCoefficients | LogCoefficients) -> tuple[Tensor, Tensor]:
+    """``(a, b)`` of ``h_t = a_t h_{t-1} + b_t`` from a cell's coefficients (log-space ones exponentiated)."""
+    if isinstance(coefficients, LogCoefficients):
+        return torch.exp(coefficients.log_a), torch.exp(coefficients.log_b)
+    if isinstance(coefficients, LinearCoefficients):
+        return coefficients.a, coefficients.b
+    raise TypeError(
+        f"coefficients: expected LinearCoefficients or LogCoefficients, got {type(coefficients).__name__}"
+    )
+
+
 def scan(
     coefficients: LinearCoefficients | LogCoefficients, h0: Tensor | None = None, *, chunk_size: int | None = None
 ) -> Tensor:
@@ -178,14 +189,7 @@ def scan(
     work, and this pass has no extra ones); elsewhere (CUDA, no compiler) :func:`chunked_scan`.
     ``chunk_size`` forces :func:`chunked_scan`.
     """
-    if isinstance(coefficients, LogCoefficients):
-        a, b = torch.exp(coefficients.log_a), torch.exp(coefficients.log_b)
-    elif isinstance(coefficients, LinearCoefficients):
-        a, b = coefficients
-    else:
-        raise TypeError(
-            f"coefficients: expected LinearCoefficients or LogCoefficients, got {type(coefficients).__name__}"
-        )
+    a, b = coefficient_tensors(coefficients)
     if chunk_size is None and _compiled_ready(b):
         return LinearScan.apply(a.expand_as(b), b, torch.zeros_like(b[0]) if h0 is None else h0)
     return chunked_scan(a, b, h0, chunk_size=chunk_size)
@@ -233,13 +237,22 @@ def run_scan(
         states = MinRecurrence.apply(projected.contiguous(), state.contiguous(), spec.family == "minlstm")
     else:
         states = scan(cell.coefficients(projected), cell.to_scan_value(state), chunk_size=chunk_size)
+    return scan_outputs(cell, states, projected, lengths=lengths, reverse=reverse)
+
+
+def scan_outputs(
+    cell: LinearRecurrentCell, states: Tensor, projected: Tensor, *, lengths: Tensor | None, reverse: bool
+) -> tuple[Tensor, Tensor]:
+    """``run_loop``'s ``(outputs, final_state)`` from all scanned states: the cell's readout, each
+    sequence's state at its last real step, zeros past its end, time order restored if ``reverse``."""
     out = cell.readout(states, projected)
     if lengths is None:
         final = states[-1]
     else:
+        lengths = lengths.to(states.device)
         last = (lengths - 1).view(1, -1, *([1] * (states.dim() - 2))).expand(1, *states.shape[1:])
         final = states.gather(0, last).squeeze(0)
-        valid = torch.arange(x.shape[0], device=x.device).unsqueeze(1) < lengths.unsqueeze(0)
+        valid = torch.arange(states.shape[0], device=states.device).unsqueeze(1) < lengths.unsqueeze(0)
         out = out.masked_fill(~valid.view(*valid.shape, *([1] * (out.dim() - 2))), 0.0)
     if reverse:
         out = reverse_padded(out, lengths)

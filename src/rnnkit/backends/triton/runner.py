@@ -16,11 +16,12 @@ import triton
 from torch import Tensor
 
 from rnnkit.backends.loop import reverse_padded
+from rnnkit.backends.scan import coefficient_tensors, scan_outputs
 from rnnkit.backends.triton import persistent, step, triton_unavailable
 from rnnkit.backends.triton.scan import TritonLinearScan
 from rnnkit.cells.base import LSTMState, RecurrentCell, State
 from rnnkit.cells.kernel import declared_kernel
-from rnnkit.cells.linear import LinearRecurrentCell, LogCoefficients
+from rnnkit.cells.linear import LinearRecurrentCell
 
 
 def _precision(dtype: torch.dtype) -> str:
@@ -289,21 +290,9 @@ def run_triton(
     projected = projected.contiguous()
     steps, batch = projected.shape[:2]
     if isinstance(cell, LinearRecurrentCell):
-        coefficients = cell.coefficients(projected)
-        if isinstance(coefficients, LogCoefficients):
-            a, b = torch.exp(coefficients.log_a), torch.exp(coefficients.log_b)
-        else:
-            a, b = coefficients
+        a, b = coefficient_tensors(cell.coefficients(projected))
         states = TritonLinearScan.apply(a, b, cell.to_scan_value(state))
-        out = cell.readout(states, projected)
-        if lengths is None:
-            final = states[-1]
-        else:
-            last = (lengths.to(states.device) - 1).view(1, -1, 1).expand(1, *states.shape[1:])
-            final = states.gather(0, last).squeeze(0)
-            out = out * _valid(steps, batch, lengths, out.device).unsqueeze(-1)
-        out = reverse_padded(out, lengths) if reverse else out
-        return out, cell.from_scan_value(final)
+        return scan_outputs(cell, states, projected, lengths=lengths, reverse=reverse)
     spec = declared_kernel(cell)
     hidden = cell.hidden_size
     layer_norm = spec.norm_hh is not None or spec.norm_cell is not None
