@@ -34,7 +34,7 @@ import math
 import torch
 from torch import Tensor
 
-from rnnkit.backends.fused import LinearScan, MinRecurrence, kernels_unavailable, load_kernels
+from rnnkit.backends.fused import LinearScan, MinRecurrence, kernels_ready, kernels_unavailable
 from rnnkit.backends.loop import reverse_padded
 from rnnkit.cells.kernel import LINEAR_FAMILIES, declared_kernel
 from rnnkit.cells.linear import LinearCoefficients, LinearRecurrentCell, LogCoefficients
@@ -197,13 +197,8 @@ def scan(
 
 def _compiled_ready(like: Tensor) -> bool:
     """Whether the compiled scan can run on ``like``'s device and dtype (building the kernels on first use)."""
-    if compiled_scan_unavailable(like.device, like.dtype) is not None:
-        return False
-    try:
-        load_kernels()
-    except RuntimeError:  # the build failed (reported on stderr): the chunked scan computes the same
-        return False
-    return True
+    # A failed build (reported on stderr) leaves the chunked scan, which computes the same.
+    return compiled_scan_unavailable(like.device, like.dtype) is None and kernels_ready()
 
 
 def run_scan(

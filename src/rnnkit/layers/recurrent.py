@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.backends import CELL_RUNNERS, BackendChoice, Workload, check_backend_name, choose_backend
-from rnnkit.backends.fused import load_kernels
+from rnnkit.backends.fused import kernels_ready
 from rnnkit.backends.loop import run_layers
 from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.cells import CELLS, RecurrentCell, State, map_state, resolve_cell
@@ -350,13 +350,10 @@ class Recurrent(nn.Module, Saveable):
         # Recording per-step outputs (diagnostics) needs the reference loop: fused kernels and the
         # scan expose only whole sequences.
         backend = self.backend if self._step_records is None else "loop"
-        if backend == "fused":
-            try:
-                load_kernels()  # built on first use, announced on stderr
-            except RuntimeError:
-                # The build failed: the reason is kept, "auto" now picks another backend and says
-                # why, a forced "fused" raises with it.
-                backend = self.backend
+        if backend == "fused" and not kernels_ready():  # built on first use, announced on stderr
+            # The build failed: the reason is kept, "auto" now picks another backend and says why,
+            # a forced "fused" raises with it.
+            backend = self.backend
         if backend == "native":
             return self._forward_native(x, state, lengths)
         x_tm = x.transpose(0, 1) if self.batch_first else x

@@ -7,7 +7,13 @@ cached (:mod:`rnnkit.backends.fused.build`); :func:`run_fused` runs one cell ove
 :class:`LinearScan` is the compiled linear recurrence the ``scan`` backend uses on the CPU.
 """
 
-from rnnkit.backends.fused.build import cache_dir, kernels_unavailable, load_kernels, release_workspace
+from rnnkit.backends.fused.build import (
+    cache_dir,
+    kernels_ready,
+    kernels_unavailable,
+    load_kernels,
+    release_workspace,
+)
 from rnnkit.backends.fused.functions import (
     GRUSequence,
     LinearScan,
@@ -26,6 +32,7 @@ __all__ = [
     "SimpleSequence",
     "StepRegularization",
     "cache_dir",
+    "kernels_ready",
     "kernels_unavailable",
     "load_kernels",
     "release_workspace",

@@ -122,6 +122,16 @@ def load_kernels():
     return torch.ops.rnnkit_cpu
 
 
+def kernels_ready() -> bool:
+    """Whether the kernels are loaded or can be built now (building them on first use); a failed
+    build is reported on stderr and remembered by :func:`kernels_unavailable`."""
+    try:
+        load_kernels()
+    except RuntimeError:
+        return False
+    return True
+
+
 def release_workspace() -> int:
     """Free the buffers the kernels keep for reuse (at most 1 GiB); returns the bytes freed (0 if never loaded).
 

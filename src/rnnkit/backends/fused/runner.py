@@ -57,7 +57,7 @@ def run_fused(
             projected, h0.contiguous(), c0.contiguous(), spec.weight_hh, spec.norm_hh, norm_c_weight, norm_c_bias,
             spec.eps, lengths, regularization,
         )
-        final: State = LSTMState(h, c)
+        final: State = (cell.state_type or LSTMState)(h, c)
     elif spec.family == "gru":
         out, final = GRUSequence.apply(
             projected, state.contiguous(), spec.weight_hh, spec.bias_hh, spec.norm_hh, spec.eps, lengths, regularization
@@ -68,7 +68,5 @@ def run_fused(
         )
     if reverse:
         out = reverse_padded(out, lengths)
-    if cell.state_type is not None and not isinstance(final, cell.state_type):
-        final = cell.state_type(*final)
     return out, final
 

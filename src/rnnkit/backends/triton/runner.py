@@ -306,11 +306,9 @@ def run_triton(
         ncw, ncb = spec.norm_cell if spec.norm_cell is not None else (None, None)
         out, h, c = TritonLSTMSequence.apply(projected, h0.contiguous(), c0.contiguous(), spec.weight_hh,
                                              spec.norm_hh, ncw, ncb, spec.eps, valid, mode, capture)
-        final: State = LSTMState(h, c)
+        final: State = (cell.state_type or LSTMState)(h, c)
     else:
         out, final = TritonGRUSequence.apply(projected, state.contiguous(), spec.weight_hh, spec.bias_hh,
                                              spec.norm_hh, spec.eps, valid, mode, capture)
     out = reverse_padded(out, lengths) if reverse else out
-    if cell.state_type is not None and not isinstance(final, cell.state_type):
-        final = cell.state_type(*final)
     return out, final
