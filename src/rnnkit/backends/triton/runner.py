@@ -71,17 +71,30 @@ def _dummy(like: Tensor) -> Tensor:
     return like.new_zeros(1)
 
 
+def _lstm_buffers(projected: Tensor) -> tuple[Tensor, ...]:
+    """What an LSTM forward writes: ``out, hs, cs, gates, xhat, rstd, chat, rstdc, th`` (the order
+    both the step loop and the persistent kernel return)."""
+    steps, batch, width = projected.shape
+    new, hidden = projected.new_empty, width // 4
+    return (new(steps, batch, hidden), new(steps + 1, batch, hidden), new(steps + 1, batch, hidden),
+            new(steps, batch, width), new(steps, batch, width), new(steps, batch), new(steps, batch, hidden),
+            new(steps, batch), new(steps, batch, hidden))
+
+
+def _gru_buffers(projected: Tensor) -> tuple[Tensor, ...]:
+    """What a GRU forward writes: ``out, hs, gates, hidn, xhat, rstd``."""
+    steps, batch, width = projected.shape
+    new, hidden = projected.new_empty, width // 3
+    return (new(steps, batch, hidden), new(steps + 1, batch, hidden), new(steps, batch, width),
+            new(steps, batch, hidden), new(steps, batch, width), new(steps, batch))
+
+
 def _lstm_steps_forward(projected, h0, c0, weight, nw, ncw, ncb, valid, eps, ln, lnc):
     steps, batch, gates_width = projected.shape
     hidden = gates_width // 4
-    like = projected
-    hs, cs = like.new_empty(steps + 1, batch, hidden), like.new_empty(steps + 1, batch, hidden)
+    out, hs, cs, gates, xhat, rstd, chat, rstdc, th = buffers = _lstm_buffers(projected)
     hs[0], cs[0] = h0, c0
-    out, th = like.new_empty(steps, batch, hidden), like.new_empty(steps, batch, hidden)
-    gates, xhat = like.new_empty(steps, batch, gates_width), like.new_empty(steps, batch, gates_width)
-    rstd, rstdc = like.new_empty(steps, batch), like.new_empty(steps, batch)
-    chat = like.new_empty(steps, batch, hidden)
-    product = like.new_empty(batch, gates_width)
+    product = projected.new_empty(batch, gates_width)
     block_b, block_h = 1, step.block_for(hidden)
     for t in range(steps):
         torch.mm(hs[t], weight.t(), out=product)
@@ -89,7 +102,7 @@ def _lstm_steps_forward(projected, h0, c0, weight, nw, ncw, ncb, valid, eps, ln,
             projected[t], product, hs[t], cs[t], valid[t], nw, ncw, ncb, hs[t + 1], cs[t + 1], out[t], gates[t],
             xhat[t], rstd[t], chat[t], rstdc[t], th[t], batch, hidden, eps, LN=ln, LNC=lnc, BLOCK_B=block_b,
             BLOCK_H=block_h)
-    return out, hs, cs, gates, xhat, rstd, chat, rstdc, th
+    return buffers
 
 
 def _lstm_steps_backward(grad_out, grad_h, grad_c, weight, nw, ncw, valid, hs, cs, gates, xhat, rstd, chat, rstdc,
@@ -122,12 +135,7 @@ class TritonLSTMSequence(torch.autograd.Function):
         steps, batch, width = projected.shape
         hidden = width // 4
         if mode == "persistent":
-            like = projected
-            out = like.new_empty(steps, batch, hidden)
-            hs, cs = like.new_empty(steps + 1, batch, hidden), like.new_empty(steps + 1, batch, hidden)
-            gates, xhat = like.new_empty(steps, batch, width), like.new_empty(steps, batch, width)
-            rstd, rstdc = like.new_empty(steps, batch), like.new_empty(steps, batch)
-            chat, th = like.new_empty(steps, batch, hidden), like.new_empty(steps, batch, hidden)
+            out, hs, cs, gates, xhat, rstd, chat, rstdc, th = _lstm_buffers(projected)
             block_b, block_h = persistent.blocks(batch, hidden)
             persistent.lstm_persistent_forward[(triton.cdiv(batch, block_b),)](
                 projected, weight, h0, c0, valid, nw, ncw, ncb, out, hs, cs, gates, xhat, rstd, chat, rstdc, th,
@@ -176,19 +184,15 @@ class TritonLSTMSequence(torch.autograd.Function):
 def _gru_steps_forward(projected, h0, weight, nw, bias, valid, eps, ln, has_bias):
     steps, batch, width = projected.shape
     hidden = width // 3
-    like = projected
-    hs = like.new_empty(steps + 1, batch, hidden)
+    out, hs, gates, hidn, xhat, rstd = buffers = _gru_buffers(projected)
     hs[0] = h0
-    out, hidn = like.new_empty(steps, batch, hidden), like.new_empty(steps, batch, hidden)
-    gates, xhat = like.new_empty(steps, batch, width), like.new_empty(steps, batch, width)
-    rstd = like.new_empty(steps, batch)
-    product = like.new_empty(batch, width)
+    product = projected.new_empty(batch, width)
     for t in range(steps):
         torch.mm(hs[t], weight.t(), out=product)
         step.gru_step_forward[(batch,)](
             projected[t], product, hs[t], valid[t], nw, bias, hs[t + 1], out[t], gates[t], hidn[t], xhat[t], rstd[t],
             batch, hidden, eps, LN=ln, BIAS=has_bias, BLOCK_B=1, BLOCK_H=step.block_for(hidden))
-    return out, hs, gates, hidn, xhat, rstd
+    return buffers
 
 
 def _gru_steps_backward(grad_out, grad_h, weight, nw, valid, hs, gates, hidn, xhat, rstd, ln):
@@ -216,11 +220,7 @@ class TritonGRUSequence(torch.autograd.Function):
         steps, batch, width = projected.shape
         hidden = width // 3
         if mode == "persistent":
-            like = projected
-            out, hidn = like.new_empty(steps, batch, hidden), like.new_empty(steps, batch, hidden)
-            hs = like.new_empty(steps + 1, batch, hidden)
-            gates, xhat = like.new_empty(steps, batch, width), like.new_empty(steps, batch, width)
-            rstd = like.new_empty(steps, batch)
+            out, hs, gates, hidn, xhat, rstd = _gru_buffers(projected)
             block_b, block_h = persistent.blocks(batch, hidden)
             persistent.gru_persistent_forward[(triton.cdiv(batch, block_b),)](
                 projected, weight, h0, valid, nw, bias, out, hs, gates, hidn, xhat, rstd, steps, batch, hidden, eps,
