@@ -269,6 +269,33 @@ struct StepOptions {
   int64_t batch = 0, hidden = 0;
 
   bool valid(int64_t t, int64_t b) const { return lengths == nullptr || t < lengths[b]; }
+  // The state a step's recurrent product reads (B x H): the previous state, times the variational
+  // dropout mask when there is one.
+  void read_state(T* hr, const T* hp) const {
+    if (var_mask) {
+#pragma omp simd
+      for (int64_t i = 0; i < batch * hidden; ++i) hr[i] = hp[i] * var_mask[i];
+    } else {
+      std::memcpy(hr, hp, sizeof(T) * batch * hidden);
+    }
+  }
+  // dL/dh_{t-1} += the gradient of the read state (times the mask, read_state's chain rule), for the
+  // rows still inside their sequence at step t.
+  void add_read_gradient(T* dh, const T* dread, int64_t t) const {
+    for (int64_t b = 0; b < batch; ++b) {
+      if (!valid(t, b)) continue;
+      T* dhb = dh + b * hidden;
+      const T* dr = dread + b * hidden;
+      if (var_mask) {
+        const T* m = var_mask + b * hidden;
+#pragma omp simd
+        for (int64_t j = 0; j < hidden; ++j) dhb[j] += dr[j] * m[j];
+      } else {
+#pragma omp simd
+        for (int64_t j = 0; j < hidden; ++j) dhb[j] += dr[j];
+      }
+    }
+  }
   // Row of keep-weights (H values) for state tensor k at (t, b): its mask row, or the rate repeated.
   // Always a valid pointer, so the loops that read it have no branch and vectorise.
   const T* zone_row(int k, int64_t t, int64_t b) const {

@@ -38,12 +38,7 @@ std::vector<at::Tensor> gru_forward_t(const at::Tensor& P, const at::Tensor& h0,
     T* hr = hread.data_ptr<T>() + s * B * H;
     T* g = gates.data_ptr<T>() + s * B * G;
     const T* pt = p + t * B * G;
-    if (o.var_mask) {
-#pragma omp simd
-      for (int64_t i = 0; i < B * H; ++i) hr[i] = hp[i] * o.var_mask[i];
-    } else {
-      std::memcpy(hr, hp, sizeof(T) * B * H);
-    }
+    o.read_state(hr, hp);
     recurrent_product(hd, hr, T(0));
     for (int64_t b = 0; b < B; ++b) {
       T* row = hd + b * G;
@@ -160,19 +155,7 @@ std::vector<at::Tensor> gru_backward_t(const at::Tensor& grad_out, const at::Ten
       }
     }
     back_product(dhr, dR.data_ptr<T>() + t * B * G, T(1));
-    for (int64_t b = 0; b < B; ++b) {
-      if (!o.valid(t, b)) continue;
-      T* dhb = dhp + b * H;
-      const T* dr = dhr + b * H;
-      if (o.var_mask) {
-        const T* m = o.var_mask + b * H;
-#pragma omp simd
-        for (int64_t j = 0; j < H; ++j) dhb[j] += dr[j] * m[j];
-      } else {
-#pragma omp simd
-        for (int64_t j = 0; j < H; ++j) dhb[j] += dr[j];
-      }
-    }
+    o.add_read_gradient(dhp, dhr, t);
   }
   auto dW = at::mm(dR.view({steps * B, G}).t(), hread.view({steps * B, H}));
   return {dP, dh, dW, dbias, dnw};

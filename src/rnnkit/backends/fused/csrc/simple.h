@@ -31,12 +31,7 @@ std::vector<at::Tensor> simple_forward_t(const at::Tensor& P, const at::Tensor& 
     T* hr = hread.data_ptr<T>() + s * B * H;
     T* a = act.data_ptr<T>() + s * B * H;
     const T* pt = p + t * B * H;
-    if (o.var_mask) {
-#pragma omp simd
-      for (int64_t i = 0; i < B * H; ++i) hr[i] = hp[i] * o.var_mask[i];
-    } else {
-      std::memcpy(hr, hp, sizeof(T) * B * H);
-    }
+    o.read_state(hr, hp);
     if (diagonal) {
       for (int64_t b = 0; b < B; ++b) {
 #pragma omp simd
@@ -115,19 +110,7 @@ std::vector<at::Tensor> simple_backward_t(const at::Tensor& grad_out, const at::
       }
     }
     if (!diagonal) back_product(dhr, dP.data_ptr<T>() + t * B * H, T(0));
-    for (int64_t b = 0; b < B; ++b) {
-      if (!o.valid(t, b)) continue;
-      T* dhb = dhp + b * H;
-      const T* dr = dhr + b * H;
-      if (o.var_mask) {
-        const T* m = o.var_mask + b * H;
-#pragma omp simd
-        for (int64_t j = 0; j < H; ++j) dhb[j] += dr[j] * m[j];
-      } else {
-#pragma omp simd
-        for (int64_t j = 0; j < H; ++j) dhb[j] += dr[j];
-      }
-    }
+    o.add_read_gradient(dhp, dhr, t);
   }
   auto dW = diagonal ? du : at::mm(dP.view({steps * B, H}).t(), hread.view({steps * B, H}));
   return {dP, dh, dW};
