@@ -24,7 +24,7 @@ def test_forecast_csv_then_predict_from_new_data(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["forecast", "--data", str(tmp_path / "old.csv"), "--time-col", "month", "--value-col", "sales",
                  "--horizon", "6", "--season-length", "12", "--origins", "2", "--baselines",
-                 "naive,seasonal_naive,ets", "--out", str(out), *FAST])
+                 "naive,seasonal_naive,ets", "--output-dir", str(out), *FAST])
     assert code == 0
     printed = capsys.readouterr().out
     assert "seasonal_naive" in printed and "ets" in printed and "MASE" in printed
@@ -52,6 +52,6 @@ def test_forecast_bad_input_is_a_clear_error(tmp_path, capsys):
 
 def test_demo_runs_the_pipeline_on_sunspots(tmp_path, capsys):
     assert main(["demo", "--max-steps", "5", "--origins", "1", "--baselines", "naive,seasonal_naive",
-                 "--out", str(tmp_path), "--quiet"]) == 0
+                 "--output-dir", str(tmp_path), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "sunspots: horizon 24" in printed and "seasonal_naive" in printed

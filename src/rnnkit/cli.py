@@ -19,45 +19,26 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import json
 import sys
-import types
-import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rnnkit.tasks.framework.cli import CLIError, add_dataclass_flags, app_main, read_settings_file
+from rnnkit.tasks.framework.cli import parse_or_suggest as _parse_or_suggest
+
 SECTIONS = ("task", "trainer")
-
-
-class CLIError(Exception):
-    """A user error on the command line or in a config file: printed without a traceback."""
 
 
 # ----------------------------------------------------------------------------------- config files
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) run configuration."""
+    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file with ``task`` and ``trainer`` sections."""
     path = Path(path)
-    if not path.is_file():
-        raise CLIError(f"--config: {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix == ".toml":
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib
-            data = tomllib.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-    except Exception as error:  # the parsers' own errors carry the line and column
-        raise CLIError(f"--config: cannot parse {path}: {error}") from None
-    if not isinstance(data, dict):
-        raise CLIError(f"--config: {path} must hold a mapping with sections {SECTIONS}, got {type(data).__name__}")
+    if path.is_dir():
+        raise CLIError(f"--config: {path} is a directory; give a YAML or TOML file")
+    data = read_settings_file(path)
     for key in data:
         if key not in SECTIONS:
             close = difflib.get_close_matches(str(key), SECTIONS, n=1)
@@ -67,75 +48,6 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if isinstance(task, str):
         task = {"name": task}
     return {"task": dict(task or {}), "trainer": dict(data.get("trainer") or {})}
-
-
-# --------------------------------------------------------------------------- dataclass -> flags
-
-
-def _base_type(annotation: Any) -> tuple[Any, bool]:
-    """(the non-None type, whether None is allowed) of an annotation such as ``int | None``."""
-    args = typing.get_args(annotation)
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        rest = [a for a in args if a is not type(None)]
-        return (rest[0] if len(rest) == 1 else str), type(None) in args
-    return annotation, False
-
-
-def _parse_value(kind: Any, optional: bool, name: str):
-    def parse(text: str) -> Any:
-        if optional and text.lower() in ("none", "null"):
-            return None
-        try:
-            if kind is bool:
-                if text.lower() in ("true", "1", "yes", "on"):
-                    return True
-                if text.lower() in ("false", "0", "no", "off"):
-                    return False
-                raise ValueError(text)
-            if kind is int:
-                return int(text)
-            if kind is float:
-                return float(text)
-            if typing.get_origin(kind) is dict or kind is dict:
-                value = json.loads(text)
-                if not isinstance(value, dict):
-                    raise ValueError(text)
-                return value
-        except ValueError:
-            expected = getattr(kind, "__name__", kind)
-            raise argparse.ArgumentTypeError(f"{name}: cannot read {text!r} as {expected}") from None
-        return text
-
-    return parse
-
-
-def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, *, prefix: str, dest: str) -> list[str]:
-    """Add ``--{prefix}{field}`` for every field of dataclass ``cls``; returns the option strings."""
-    hints = typing.get_type_hints(cls)
-    options = []
-    group = parser.add_argument_group(f"{cls.__name__} fields")
-    for f in dataclasses.fields(cls):
-        kind, optional = _base_type(hints[f.name])
-        flag = f"--{prefix}{f.name.replace('_', '-')}"
-        names = [flag] if "_" not in f.name else [flag, f"--{prefix}{f.name}"]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        group.add_argument(*names, dest=f"{dest}{f.name}", type=_parse_value(kind, optional, flag),
-                           default=argparse.SUPPRESS, metavar=getattr(kind, "__name__", "VALUE").upper(),
-                           help=f"(default: {default!r})")
-        options += names
-    return options
-
-
-def _parse_or_suggest(parser: argparse.ArgumentParser, argv: Sequence[str], valid: list[str]) -> argparse.Namespace:
-    args, unknown = parser.parse_known_args(argv)
-    for item in unknown:
-        if item.startswith("-"):
-            flag = item.split("=", 1)[0]
-            close = difflib.get_close_matches(flag, valid, n=1)
-            parser.error(f"unknown option {flag}" + (f"; did you mean {close[0]}?" if close else ""))
-    if unknown:
-        parser.error(f"unexpected arguments: {' '.join(unknown)}")
-    return args
 
 
 # --------------------------------------------------------------------------------------- commands
@@ -251,16 +163,19 @@ def _diagnose(argv: Sequence[str]) -> int:
     return 0
 
 
-def _forecast(argv: Sequence[str]) -> int:
-    from rnnkit.tasks.forecast.cli import main as forecast_main
-
-    return forecast_main(argv)
-
-
 def _demo(argv: Sequence[str]) -> int:
-    from rnnkit.tasks.forecast.cli import run_forecast
+    from rnnkit.tasks import get_app
 
-    return run_forecast(["--dataset", "sunspots", *argv])
+    return app_main(get_app("forecast"), ["train", "--dataset", "sunspots", *argv])
+
+
+def _app_command(name: str):
+    def run(argv: Sequence[str]) -> int:
+        from rnnkit.tasks import get_app
+
+        return app_main(get_app(name), argv)
+
+    return run
 
 
 def _moving_digits(argv: Sequence[str]) -> int:
@@ -359,19 +274,30 @@ def _bench(argv: Sequence[str]) -> int:
 COMMANDS = {
     "train": (_train, "train a task: rnnkit train --config run.yaml [--max-epochs 5 --task.steps 100 ...]"),
     "diagnose": (_diagnose, "plot the gradient norm per time step and layer (vanishing gradients)"),
-    "forecast": (_forecast, "backtest and forecast a series: rnnkit forecast [--data file.csv ...]; "
-                            "rnnkit forecast predict --model DIR"),
     "demo": (_demo, "the forecasting pipeline on the embedded sunspot series (same as rnnkit forecast)"),
     "bench": (_bench, "benchmarks: rnnkit bench speed|longrange [--quick] (rnnkit bench --help lists them)"),
     "moving-digits": (_moving_digits, "ConvLSTM next-frame prediction of real MNIST digits; writes a PNG and metrics"),
 }
 
 
+#: One line per application for ``rnnkit --help`` (kept here so the help imports no application).
+APP_SUMMARIES = {
+    "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
+}
+
+
+def _commands() -> dict[str, tuple[Any, str]]:
+    from rnnkit.tasks import APPS
+
+    apps = {name: (_app_command(name), APP_SUMMARIES.get(name, f"the {name} application")) for name in APPS}
+    return {**apps, **COMMANDS}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser; each command parses its own arguments."""
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (_, help_text) in COMMANDS.items():
+    for name, (_, help_text) in _commands().items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
@@ -379,7 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
     from rnnkit.data.timeseries import SeriesError
+    from rnnkit.optional import MissingDependency
     from rnnkit.serialization import SerializationError
+    from rnnkit.tasks.framework.config import ConfigError
     from rnnkit.training import BatchError, TrainingDiverged
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -387,13 +315,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0
-    if argv[0] not in COMMANDS:
-        close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
+    commands = _commands()
+    if argv[0] not in commands:
+        close = difflib.get_close_matches(argv[0], list(commands), n=1)
         parser.error(f"unknown command {argv[0]!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
-    run, _ = COMMANDS[argv[0]]
+    run, _ = commands[argv[0]]
     try:
         return run(argv[1:])
-    except (CLIError, SerializationError, BatchError, ImportError, SeriesError) as error:
+    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -78,4 +78,32 @@ def get_task(name: str) -> Task:
     return tasks[name]
 
 
-__all__ = ["TASKS", "Task", "TaskSetup", "available_tasks", "get_task", "register_task"]
+# ------------------------------------------------------------------------------------- applications
+
+#: ``rnnkit <name>``: every application, as the module that defines its ``APP`` (imported on demand,
+#: so ``rnnkit --help`` and ``import rnnkit`` import no application).
+APPS: dict[str, str] = {
+    "forecast": "rnnkit.tasks.forecast.app",
+}
+
+
+def available_apps() -> list[str]:
+    """The names of every application (``rnnkit <name>``)."""
+    return sorted(APPS)
+
+
+def get_app(name: str):
+    """The :class:`~rnnkit.tasks.framework.Application` registered as ``name``.
+
+    Raises:
+        ValueError: an unknown name (the message suggests the closest one).
+    """
+    if name not in APPS:
+        close = difflib.get_close_matches(name, list(APPS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"app: unknown application {name!r}{hint} (available: {', '.join(sorted(APPS))})")
+    return importlib.import_module(APPS[name]).APP
+
+
+__all__ = ["APPS", "TASKS", "Task", "TaskSetup", "available_apps", "available_tasks", "get_app", "get_task",
+           "register_task"]

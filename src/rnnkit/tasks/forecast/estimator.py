@@ -13,7 +13,8 @@ import torch
 from rnnkit.data.timeseries import SeriesCollection, SeriesError, to_collection
 from rnnkit.data.windows import WindowDataset, build_arrays, make_window, series_scales
 from rnnkit.models.forecasting import AutoregressiveForecastNet, DirectForecastNet, ForecastEnsemble
-from rnnkit.serialization import Saveable, load_state_dict_checked
+from rnnkit.serialization import load_state_dict_checked
+from rnnkit.tasks.framework.estimator import Estimator
 from rnnkit.training import Trainer
 
 DECODERS = {"direct": DirectForecastNet, "autoregressive": AutoregressiveForecastNet}
@@ -78,7 +79,7 @@ class _KeepBest:
             self.network.load_state_dict(self.weights)
 
 
-class Forecaster(Saveable):
+class Forecaster(Estimator):
     """Probabilistic multi-step forecasts from a recurrent network.
 
     Args:
@@ -113,6 +114,8 @@ class Forecaster(Saveable):
         ['mean', 'q0.1', 'q0.5', 'q0.9']
     """
 
+    app_name = "forecast"
+
     def __init__(self, horizon: int, **options) -> None:
         if not isinstance(horizon, int) or horizon < 1:
             raise ValueError(f"horizon: expected a positive integer, got {horizon!r}")
@@ -130,6 +133,8 @@ class Forecaster(Saveable):
         self.training_log_: list[dict] = []
         self.fit_seconds_: float = 0.0
         self._layout: dict = {}
+        #: Trainer callbacks added to every fit (the tuner's pruning callback, for example).
+        self.extra_callbacks: list = []
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -216,7 +221,8 @@ class Forecaster(Saveable):
             "progress_bar": cfg.progress, "plot": False, **cfg.trainer_options,
         }
         keeper = _KeepBest(network, "val_loss")
-        result = Trainer(callbacks=[keeper] if val is not None else None, **options).fit(network, train, val)
+        callbacks = [keeper] if val is not None else []
+        result = Trainer(callbacks=[*callbacks, *self.extra_callbacks], **options).fit(network, train, val)
         keeper.restore()
         return [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]
 
@@ -385,6 +391,14 @@ class Forecaster(Saveable):
         frame, _ = backtest_forecaster(self, collection, origins=origins, stride=stride, quantiles=quantiles,
                                        refit=refit)
         return frame, asdict(score(frame, collection, season_length=self.config.season_length))
+
+    def evaluate(self, y: pd.Series | pd.DataFrame, *, origins: int = 5, **options) -> dict[str, float]:
+        """Scores of this fitted model at rolling origins on ``y`` (no refit); see :meth:`backtest`.
+
+        Returns:
+            ``{"mae", "rmse", "smape", "mase", "pinball", "coverage80"}``.
+        """
+        return self.backtest(y, origins=origins, refit=False, **options)[1]
 
     # ----------------------------------------------------------- save / load
     # ``save(dir)`` / ``rnnkit.load(dir)`` come from Saveable: the settings, scales and recent

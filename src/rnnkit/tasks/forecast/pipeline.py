@@ -1,5 +1,5 @@
-"""The whole forecasting job: backtest the RNN and the baselines at the same origins, print and save
-the table, forecast beyond the data, draw the figures and save the model."""
+"""Forecasting's evaluation stage: backtest the RNN and the baselines at the same origins, score them,
+forecast beyond the data and draw the figures (the app's ``evaluate``; benchmarks call it too)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class ForecastReport:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def run_pipeline(
+def backtest_report(
     collection: SeriesCollection,
     forecaster: Forecaster,
     *,
@@ -38,6 +38,9 @@ def run_pipeline(
     out_dir: Path | None = None,
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
     verbose: bool = True,
+    model_backtest: tuple[pd.DataFrame, float] | None = None,
+    refit: bool = True,
+    save_model: bool = True,
 ) -> ForecastReport:
     """Backtest ``forecaster`` (fitted on the data before the first origin) and the baselines.
 
@@ -51,6 +54,10 @@ def run_pipeline(
             ``None`` writes nothing.
         quantiles: levels to forecast.
         verbose: print the table.
+        model_backtest: the forecaster's backtest already run (``(forecasts, seconds)``), e.g. by
+            the app's fit stage; otherwise it is run here.
+        refit: fit the forecaster before the first origin (``False``: score a fitted model as it is).
+        save_model: also save the model to ``out_dir / "model"``.
 
     Returns:
         A :class:`ForecastReport`.
@@ -59,9 +66,10 @@ def run_pipeline(
     season = cfg.season_length
     forecasts, seconds = {}, {}
     label = f"rnnkit {cfg.cell.upper()} ({cfg.decoder}, {cfg.likelihood})"
-    forecasts[label], seconds[label] = backtest_forecaster(
-        forecaster, collection, origins=origins, stride=stride, quantiles=quantiles
-    )
+    if model_backtest is None:
+        model_backtest = backtest_forecaster(forecaster, collection, origins=origins, stride=stride,
+                                             quantiles=quantiles, refit=refit)
+    forecasts[label], seconds[label] = model_backtest
     for base in baseline_names:
         fn = baselines.BASELINES[base]
         forecasts[base], seconds[base] = backtest_function(
@@ -82,7 +90,7 @@ def run_pipeline(
               f"MASE and pinball are scaled by the in-sample seasonal naive MAE")
         print(format_table(table))
     if out_dir is not None:
-        report.files = _write(report, collection, forecaster, name, Path(out_dir))
+        report.files = _write(report, collection, forecaster, name, Path(out_dir), save_model=save_model)
         if verbose:
             print("wrote " + ", ".join(str(p) for p in report.files.values()))
     return report
@@ -112,7 +120,8 @@ def _one_series(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     return frame.xs(name, level="id") if isinstance(frame.index, pd.MultiIndex) else frame
 
 
-def _write(report: ForecastReport, collection, forecaster: Forecaster, name: str, out: Path) -> dict[str, Path]:
+def _write(report: ForecastReport, collection, forecaster: Forecaster, name: str, out: Path, *,
+           save_model: bool) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = {"metrics_csv": out / "metrics.csv", "metrics_md": out / "metrics.md"}
     report.table.to_csv(files["metrics_csv"])
@@ -136,6 +145,7 @@ def _write(report: ForecastReport, collection, forecaster: Forecaster, name: str
     if forecaster.training_log_:
         files["training_png"] = plot_training_curve(forecaster.training_log_, out / "training_curve.png",
                                                     title=f"{name}: training")
-    files["model"] = out / "model"
-    forecaster.save(files["model"])
+    if save_model:
+        files["model"] = out / "model"
+        forecaster.save(files["model"])
     return files

@@ -1,0 +1,67 @@
+"""The data of ``rnnkit forecast``: a built-in dataset or the user's CSV, as a series collection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rnnkit.data.datasets import load_dataset
+from rnnkit.data.timeseries import SeriesCollection, SeriesError, to_collection
+
+DEFAULT_DATASET = "sunspots"
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read a user's CSV with a clear error for a missing or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SeriesError(f"--data: {path} does not exist")
+    try:
+        return pd.read_csv(path)
+    except Exception as error:  # pandas' parser errors name the line
+        raise SeriesError(f"--data: cannot read {path} as CSV: {error}") from None
+
+
+def csv_layout(frame: pd.DataFrame, config: Any) -> dict:
+    """Column roles of a CSV: as configured, or the first column as time and the only other as value."""
+    time_col = config.time_col or frame.columns[0]
+    value_col = config.value_col
+    if value_col is None and config.id_col is None:
+        others = [c for c in frame.columns if c != time_col]
+        if len(others) != 1:
+            raise SeriesError(f"--value-col: the CSV has columns {list(frame.columns)}; say which holds the values")
+        value_col = others[0]
+    if config.id_col and not value_col:
+        raise SeriesError("--value-col: needed with --id-col (long layout: id, time, value columns)")
+    return {"id_col": config.id_col, "time_col": time_col, "value_col": value_col,
+            "covariate_cols": list(config.covariate_cols) or None, "freq": config.freq}
+
+
+@dataclass
+class ForecastData:
+    """One forecasting problem: the series, its name, horizon and season, and the CSV layout."""
+
+    collection: SeriesCollection
+    name: str
+    horizon: int
+    season_length: int | None
+    layout: dict = field(default_factory=dict)
+    demo: bool = False
+    #: The model's backtest forecasts and seconds, set by the app's fit stage.
+    model_backtest: tuple[pd.DataFrame, float] | None = None
+
+
+def load_forecast_data(config: Any) -> ForecastData:
+    """The series named by ``config`` (``data`` CSV or built-in ``dataset``)."""
+    if config.data:
+        frame = read_csv(config.data)
+        layout = csv_layout(frame, config)
+        collection = to_collection(frame, **layout)
+        return ForecastData(collection, Path(config.data).stem, config.horizon or 12, config.season_length, layout)
+    name = config.dataset or DEFAULT_DATASET
+    y, info = load_dataset(name)
+    return ForecastData(to_collection(y), name, config.horizon or info.horizon, config.season_length or
+                        info.season_length, demo=name == DEFAULT_DATASET)
