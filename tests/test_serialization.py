@@ -154,3 +154,24 @@ def test_regularisers_survive_save_and_load(tmp_path):
     x = torch.randn(2, 5, 3)
     layer.eval()
     assert torch.allclose(loaded(x)[0], layer(x)[0])  # zoneout's expectation at eval needs the rates
+
+
+def test_extra_files_round_trip_and_checksum(tmp_path):
+    class WithVocab(Saveable):
+        def __init__(self, words: str = "") -> None:
+            self.words = words
+
+        def get_config(self):
+            return {}
+
+        def extra_files(self):
+            return {"vocab.txt": self.words}
+
+        def load_extra_files(self, files):
+            self.words = files["vocab.txt"].decode()
+
+    WithVocab("a b c").save(tmp_path / "m")
+    assert rnnkit.load(tmp_path / "m").words == "a b c"
+    (tmp_path / "m" / "vocab.txt").write_text("a b d")
+    with pytest.raises(SerializationError, match="checksum"):
+        rnnkit.load(tmp_path / "m")

@@ -195,6 +195,16 @@ class Saveable:
         if state:
             raise SerializationError(f"{type(self).__name__}: unexpected JSON state keys {sorted(state)}")
 
+    def extra_files(self) -> dict[str, bytes]:
+        """Other files to save in the directory, ``{name: content}`` (a tokenizer's ``tokenizer.json``,
+        say); names are plain file names. Default: none."""
+        return {}
+
+    def load_extra_files(self, files: dict[str, bytes]) -> None:
+        """Restore what :meth:`extra_files` returned (called before :meth:`load_json_state`)."""
+        if files:
+            raise SerializationError(f"{type(self).__name__}: unexpected files {sorted(files)}")
+
     def tensor_state(self) -> dict[str, Tensor]:
         """Tensors to save (default: the ``state_dict`` of an ``nn.Module``)."""
         if isinstance(self, nn.Module):
@@ -263,6 +273,13 @@ def save(obj: Saveable, path: str | os.PathLike) -> Path:
         except (TypeError, ValueError) as error:
             raise TypeError(f"{type(obj).__name__}.{name} must return JSON-able values: {error}") from None
     path.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name, content in obj.extra_files().items():
+        if Path(name).name != name or name in (CONFIG_FILE, TENSOR_FILE) or name.startswith("."):
+            raise SerializationError(f"extra_files: {name!r} must be a plain file name other than the model's own")
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        atomic_write(path / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+        files[name] = hashlib.sha256(data).hexdigest()
     digest = write_tensors(path / TENSOR_FILE, obj.tensor_state())
     # The config goes last: a directory whose config.json is new always has matching tensors.
     write_json(path / CONFIG_FILE, {
@@ -273,6 +290,7 @@ def save(obj: Saveable, path: str | os.PathLike) -> Path:
         "config": config,
         "state": state,
         "tensors": {"file": TENSOR_FILE, "sha256": digest},
+        "files": files,
     })
     return path
 
@@ -332,6 +350,15 @@ def load(path: str | os.PathLike) -> Any:
         obj = cls.from_config(meta.get("config", {}))
     except TypeError as error:
         raise SerializationError(f"config: cannot build {cls.__name__} from the saved config: {error}") from None
+    extra = {}
+    for name, digest in (meta.get("files") or {}).items():
+        if not isinstance(name, str) or Path(name).name != name or not (path / name).is_file():
+            raise SerializationError(f"files: {name!r} named in {path / CONFIG_FILE} is missing or not a plain name")
+        data = (path / name).read_bytes()
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise SerializationError(f"files: {path / name} does not match the checksum recorded in config.json")
+        extra[name] = data
+    obj.load_extra_files(extra)
     obj.load_json_state(meta.get("state", {}))
     obj.load_tensor_state(tensors)
     if isinstance(obj, nn.Module):
