@@ -28,7 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit import Trainer
-from rnnkit.tasks.synthetic import RecurrentRegressor
+from rnnkit.models import RecurrentRegressor
 
 BATCH, HIDDEN = 4, 32
 

@@ -11,7 +11,8 @@ import signal
 import torch
 
 from rnnkit import Trainer
-from rnnkit.tasks.synthetic import RecurrentRegressor, make_recall_data
+from rnnkit.models import RecurrentRegressor
+from rnnkit.tasks.synthetic import make_recall_data
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out")

@@ -59,8 +59,8 @@ def test_train_from_yaml_with_flag_overrides_writes_everything(tmp_path, capsys)
 
 def test_train_from_toml(tmp_path, capsys):
     config = tmp_path / "run.toml"
-    config.write_text('[task]\nname = "sunspots"\nwindow = 24\nhorizon = 3\nhidden_size = 4\n\n'
-                      '[trainer]\nmax_steps = 3\nbatch_size = 64\n')
+    config.write_text('[task]\nname = "recall"\nsteps = 6\nhidden_size = 4\ntrain_size = 64\nval_size = 16\n\n'
+                      '[trainer]\nmax_steps = 3\nbatch_size = 16\n')
     assert main(["train", "--config", str(config), "--quiet"]) == 0
     assert capsys.readouterr().out == ""
 

@@ -9,7 +9,7 @@ from torch.nn import functional as F
 import rnnkit
 from rnnkit.diagnostics import gradient_flow
 from rnnkit.layers import recording_steps
-from rnnkit.tasks.synthetic import RecurrentRegressor
+from rnnkit.models import RecurrentRegressor
 from tests.training_helpers import one_thread  # noqa: F401
 
 

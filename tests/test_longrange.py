@@ -22,9 +22,9 @@ from rnnkit.data.longrange import (
     pixel_permutation,
     sequential_mnist,
 )
+from rnnkit.models import ConstrainIndRNN, LongRangeModel, callbacks_for
 from rnnkit.tasks import get_task
 from rnnkit.tasks import longrange_bench as bench
-from rnnkit.tasks.longrange import ConstrainIndRNN, LongRangeModel, callbacks_for
 from tests.training_helpers import one_thread  # noqa: F401
 
 

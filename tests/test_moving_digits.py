@@ -11,7 +11,8 @@ import torch
 from rnnkit.cli import main
 from rnnkit.data import load_mnist_digits, moving_digits
 from rnnkit.data.moving_digits import shrink
-from rnnkit.tasks.moving_digits import MovingDigitsConfig, NextFramePredictor, run_moving_digits
+from rnnkit.models import NextFramePredictor
+from rnnkit.tasks.moving_digits import MovingDigitsConfig, run_moving_digits
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from rnnkit import Trainer
-from rnnkit.tasks.synthetic import RecurrentRegressor
+from rnnkit.models import RecurrentRegressor
 from rnnkit.training import CheckpointError
 from tests.training_helpers import LinearModel, linear_data, one_thread, recall_setup  # noqa: F401
 

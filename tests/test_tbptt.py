@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rnnkit import Trainer
-from rnnkit.tasks.synthetic import RecurrentRegressor
+from rnnkit.models import RecurrentRegressor
 from rnnkit.training import BatchError
 from rnnkit.training.batches import detach_state, time_slice
 from tests.training_helpers import LinearModel, one_thread  # noqa: F401

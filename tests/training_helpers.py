@@ -8,7 +8,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
-from rnnkit.tasks.synthetic import RecurrentRegressor, make_recall_data
+from rnnkit.models import RecurrentRegressor
+from rnnkit.tasks.synthetic import make_recall_data
 
 
 @pytest.fixture(autouse=True)

@@ -48,7 +48,7 @@ class Task:
 TASKS: dict[str, Task] = {}
 
 # Tasks shipped with rnnkit, imported on first lookup (so `import rnnkit.tasks` stays light).
-_BUILTIN_MODULES = ("rnnkit.tasks.synthetic", "rnnkit.tasks.sunspots", "rnnkit.tasks.longrange")
+_BUILTIN_MODULES = ("rnnkit.tasks.synthetic", "rnnkit.tasks.longrange")
 
 
 def register_task(name: str, config_class: type, description: str) -> Callable[[Callable[..., TaskSetup]], Callable]:

@@ -28,9 +28,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.cells import State
 from rnnkit.data import load_mnist_digits, moving_digits
-from rnnkit.layers import Recurrent
+from rnnkit.models.next_frame import NextFramePredictor
 
 
 @dataclass
@@ -54,42 +53,6 @@ class MovingDigitsConfig:
     seed: int = 0
     out_dir: str = "runs/moving_digits"
     cache_dir: str | None = None
-
-
-class NextFramePredictor(nn.Module):
-    """A convolutional recurrent stack and a 1x1 convolution to per-pixel logits.
-
-    Args:
-        cell: ``"convlstm"`` or ``"convgru"`` (any spatial cell).
-        hidden_size: state channels per layer.
-        num_layers: stacked layers.
-        kernel_size: odd kernel of every convolution in the cells.
-    """
-
-    def __init__(self, cell: str, hidden_size: int, num_layers: int, kernel_size: int) -> None:
-        super().__init__()
-        self.recurrent = Recurrent(cell, 1, hidden_size, num_layers=num_layers, kernel_size=kernel_size)
-        self.head = nn.Conv2d(hidden_size, 1, kernel_size=1)
-
-    def _logits(self, features: Tensor) -> Tensor:
-        return self.head(features.flatten(0, -4)).view(*features.shape[:-3], 1, *features.shape[-2:])
-
-    def forward(self, frames: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """Logits of the next frame after each frame: ``(B, T, 1, H, W) -> (B, T, 1, H, W)``, and the state."""
-        features, state = self.recurrent(frames, state)
-        return self._logits(features), state
-
-    @torch.no_grad()
-    def rollout(self, context: Tensor, horizon: int) -> Tensor:
-        """Probabilities of ``horizon`` frames after ``context`` ``(B, Tc, 1, H, W)``, each fed back as input."""
-        logits, state = self(context)
-        frame = torch.sigmoid(logits[:, -1])
-        predicted = [frame]
-        for _ in range(horizon - 1):
-            features, state = self.recurrent.step(frame, state)
-            frame = torch.sigmoid(self._logits(features))
-            predicted.append(frame)
-        return torch.stack(predicted, 1)
 
 
 def make_datasets(config: MovingDigitsConfig) -> tuple[np.ndarray, np.ndarray]:

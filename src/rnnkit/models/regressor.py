@@ -1,23 +1,18 @@
-"""Synthetic sequence tasks with known answers, and a small recurrent regressor that trains on them.
+"""A recurrent stack and a linear head: a regression target per sequence or per time step.
 
-``recall``: each input is ``T`` steps of uniform noise in ``[-1, 1]``; the target is the *first*
-value, read out after the last step. Solving it needs the gradient to travel all ``T`` steps
-back, which is what separates an Elman RNN from an LSTM (Hochreiter & Schmidhuber 1997).
+The network behind the synthetic ``recall`` task (:mod:`rnnkit.tasks.synthetic`) and the training
+tests; it follows the :class:`~rnnkit.training.TrainableModel` protocol, truncated BPTT included.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch.utils.data import TensorDataset
 
 from rnnkit.layers import Recurrent
 from rnnkit.serialization import Saveable
-from rnnkit.tasks import TaskSetup, register_task
 
 
 class RecurrentRegressor(nn.Module, Saveable):
@@ -37,8 +32,9 @@ class RecurrentRegressor(nn.Module, Saveable):
     Batches are ``(x, y)`` with ``x`` ``(B, T, input_size)``.
 
     Example:
+        >>> import torch
         >>> model = RecurrentRegressor("lstm", 1, 32, 1)
-        >>> loss = model.training_step((torch.randn(8, 20, 1), torch.randn(8, 1)))
+        >>> loss, state = model.training_step((torch.randn(8, 20, 1), torch.randn(8, 1)))
     """
 
     def __init__(self, cell: str = "lstm", input_size: int = 1, hidden_size: int = 32, output_size: int = 1, *,
@@ -73,31 +69,4 @@ class RecurrentRegressor(nn.Module, Saveable):
         return self(x)[0]
 
 
-def make_recall_data(n: int, steps: int, *, seed: int = 0) -> TensorDataset:
-    """``n`` sequences of ``steps`` uniform values in [-1, 1]; the target is each one's first value."""
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, steps, 1, generator=generator) * 2 - 1
-    return TensorDataset(x, x[:, 0].clone())
-
-
-@dataclass
-class RecallConfig:
-    """Settings of the ``recall`` task."""
-
-    cell: str = "lstm"
-    steps: int = 50
-    hidden_size: int = 32
-    num_layers: int = 1
-    train_size: int = 2048
-    val_size: int = 256
-
-
-@register_task("recall", RecallConfig, "synthetic: recall the first of T noise values (long-range memory)")
-def build_recall(config: RecallConfig, *, seed: int = 0) -> TaskSetup:
-    """Model and data of the ``recall`` task."""
-    model = RecurrentRegressor(config.cell, 1, config.hidden_size, 1, num_layers=config.num_layers)
-    return TaskSetup(
-        model=model,
-        train_data=make_recall_data(config.train_size, config.steps, seed=seed),
-        val_data=make_recall_data(config.val_size, config.steps, seed=seed + 1),
-    )
+__all__ = ["RecurrentRegressor"]
