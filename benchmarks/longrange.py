@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from rnnkit.tasks.longrange_bench import main
+from rnnkit.bench.longrange import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rnnkit.bench import CELLS, Size, measure_cell
+from rnnkit.bench.speed import CELLS, Size, measure_cell
 from rnnkit.cli import main
 from tests.training_helpers import one_thread  # noqa: F401
 

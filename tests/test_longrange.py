@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 import rnnkit
+from rnnkit.bench import longrange as bench
 from rnnkit.cli import main
 from rnnkit.data.longrange import (
     ADDING_BASELINE_MSE,
@@ -24,7 +25,6 @@ from rnnkit.data.longrange import (
 )
 from rnnkit.models import ConstrainIndRNN, LongRangeModel, callbacks_for
 from rnnkit.tasks import get_task
-from rnnkit.tasks import longrange_bench as bench
 from tests.training_helpers import one_thread  # noqa: F401
 
 
@@ -213,7 +213,7 @@ def _fake_row(task, model, length, **fields):
 
 
 def test_report_tables_from_a_small_csv(tmp_path):
-    from rnnkit.tasks import longrange_report as report
+    from rnnkit.bench import longrange_report as report
 
     rows = [
         _fake_row("adding", "lstm", 100, solved="yes", steps=1700, steps_to_solve=1700, best_loss=0.009,
@@ -319,7 +319,7 @@ def test_curve_plots_keep_one_colour_per_model_and_a_legend_in_every_panel(tmp_p
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
-    from rnnkit.tasks import longrange_report as report
+    from rnnkit.bench import longrange_report as report
 
     figures = []
     monkeypatch.setattr(plt, "close", figures.append)  # keep the figures to inspect them

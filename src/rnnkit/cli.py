@@ -231,7 +231,7 @@ def _bench_speed(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from rnnkit.bench import run_speed_benchmark
+    from rnnkit.bench.speed import run_speed_benchmark
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -246,7 +246,7 @@ def _bench_speed(argv: Sequence[str]) -> int:
 
 
 def _bench_longrange(argv: Sequence[str]) -> int:
-    from rnnkit.tasks.longrange_bench import main as longrange_main
+    from rnnkit.bench.longrange import main as longrange_main
 
     return longrange_main(argv)
 

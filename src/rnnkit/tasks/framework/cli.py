@@ -66,7 +66,9 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, *, prefix: s
     """Add ``--{prefix}{field}`` for every field of dataclass ``cls``; returns the option strings.
 
     Help comes from ``field.metadata["help"]`` (see :func:`rnnkit.tasks.framework.config.setting`),
-    followed by the default. Values not given on the command line are left out of the namespace.
+    followed by the default; ``field.metadata["aliases"]`` adds other flag names. A boolean flag
+    given alone means true (``--quick``), or takes a value (``--quick false``). Values not given on
+    the command line are left out of the namespace.
     """
     hints = typing.get_type_hints(cls)
     options = []
@@ -75,14 +77,16 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, *, prefix: s
         kind, optional = base_type(hints[f.name])
         flag = f"--{prefix}{f.name.replace('_', '-')}"
         names = [flag] if "_" not in f.name else [flag, f"--{prefix}{f.name}"]
+        names += [f"--{prefix}{alias.replace('_', '-')}" for alias in f.metadata.get("aliases") or ()]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         text = f.metadata.get("help", "")
         choices = f.metadata.get("choices")
         if choices:
             text += f" ({', '.join(map(str, choices))})"
         metavar = getattr(typing.get_origin(kind) or kind, "__name__", "VALUE").upper()
+        bare = {"nargs": "?", "const": True} if kind is bool else {}  # --flag alone means true
         group.add_argument(*names, dest=f"{dest}{f.name}", type=parse_flag_value(kind, optional, flag),
-                           default=argparse.SUPPRESS, metavar=metavar,
+                           default=argparse.SUPPRESS, metavar=metavar, **bare,
                            help=f"{text} (default: {default!r})".strip().replace("%", "%%"))
         options += names
     return options

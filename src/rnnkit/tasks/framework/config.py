@@ -36,6 +36,7 @@ def setting(
     choices: Sequence[Any] | None = None,
     search: Mapping[str, Any] | None = None,
     default_factory: Any = _MISSING,
+    aliases: Sequence[str] = (),
 ) -> Any:
     """A dataclass field with help text, validity bounds and an optional search range.
 
@@ -47,6 +48,7 @@ def setting(
         search: the tuner's range: ``{"low": 1e-4, "high": 1e-2, "log": True}`` for numbers,
             ``{"choices": [...]}`` for categories. Fields without it are not tuned.
         default_factory: for mutable defaults.
+        aliases: other flag names the CLI accepts for the field (``("cells",)`` adds ``--cells``).
 
     Returns:
         A ``dataclasses.field``.
@@ -57,7 +59,7 @@ def setting(
         ...     hidden_size: int = setting(64, "state size", min=1, search={"low": 16, "high": 256, "log": True})
     """
     metadata = {"help": help, "min": min, "max": max, "choices": tuple(choices) if choices else None,
-                "search": dict(search) if search else None}
+                "search": dict(search) if search else None, "aliases": tuple(aliases)}
     if default_factory is not _MISSING:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)

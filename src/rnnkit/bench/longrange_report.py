@@ -137,7 +137,7 @@ def describe_row(row: dict[str, Any]) -> str:
 
 
 def _environment() -> str:
-    from rnnkit.bench import cpu_name  # imports the layers: only when a report is written
+    from rnnkit.bench.common import cpu_name
 
     return f"{cpu_name()}, torch {torch.__version__}, Python {platform.python_version()}"
 

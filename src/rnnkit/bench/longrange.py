@@ -1,6 +1,6 @@
 """``rnnkit bench longrange``: which cell learns which long-range task, and in how many steps.
 
-For each task, model (:data:`rnnkit.tasks.longrange.RECIPES`) and length, one run of the
+For each task, model (:data:`rnnkit.models.longrange.RECIPES`) and length, one run of the
 :class:`~rnnkit.Trainer` (Adam, gradient-norm clipping, batch 50, 128 units by default) on the
 task's data, validated on a fixed test set every ``eval_every`` steps, until the task is solved,
 the step budget is spent or the run's time limit is reached:
@@ -18,7 +18,7 @@ Steps-to-solve is the first evaluation at which the criterion held, so it is a m
 ``eval_every``. Results go to ``longrange.csv`` (one row per run), ``longrange_curves.csv``
 (test metrics at every evaluation), ``longrange.md`` (tables with the papers' numbers beside
 ours) and ``longrange_<task>.png`` (test loss against steps, one line per model); see
-:mod:`rnnkit.tasks.longrange_report`.
+:mod:`rnnkit.bench.longrange_report`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,11 @@ import torch
 from torch.utils.data import Subset
 
 from rnnkit.data.longrange import ADDING_BASELINE_MSE, copy_memory_baseline
+from rnnkit.models.longrange import RECIPES
 from rnnkit.tasks import TaskSetup
+from rnnkit.tasks.framework.cli import add_dataclass_flags
+from rnnkit.tasks.framework.config import setting
 from rnnkit.tasks.longrange import (
-    RECIPES,
     AddingConfig,
     CopyConfig,
     MNISTConfig,
@@ -87,28 +89,33 @@ class LongRangeBenchConfig:
         quick: the few-minutes preset (see :func:`quick_config`).
     """
 
-    tasks: list[str] = field(default_factory=lambda: list(TASKS))
-    models: list[str] = field(default_factory=lambda: list(RECIPES))
-    lengths: list[int] | None = None
-    copy_lengths: list[int] = field(default_factory=lambda: [100])
-    max_steps: int | None = None
-    mnist_max_steps: int | None = None
-    max_minutes: float | None = None
-    eval_every: int | None = None
-    hidden_size: int = 128
-    batch_size: int = 50
-    lr: float = 1e-3
-    clip_grad_norm: float = 1.0
-    chrono: bool = False
-    test_size: int = 1000
-    mnist_train_size: int | None = None
-    mnist_test_size: int | None = None
-    device: str = "cpu"
-    seed: int = 0
-    out_dir: str = "runs/longrange"
-    resume: bool = False
-    ladder: bool = False
-    quick: bool = False
+    tasks: list[str] = setting(help=f"comma-separated, of {','.join(TASKS)}", default_factory=lambda: list(TASKS))
+    models: list[str] = setting(help=f"comma-separated models, of {','.join(RECIPES)}",
+                                default_factory=lambda: list(RECIPES), aliases=("cells",))
+    lengths: list[int] | None = setting(None, "adding-problem lengths T (default 100,500,1000; plus 5000 with "
+                                        "--device cuda)")
+    copy_lengths: list[int] = setting(help="copy-memory delays T", default_factory=lambda: [100])
+    max_steps: int | None = setting(None, "step budget of every run (default: adding 3000/2000/2000 for "
+                                    "T=100/500/1000, copy 3000, MNIST 2000)")
+    mnist_max_steps: int | None = setting(None, "step budget of the MNIST runs (default: --max-steps)")
+    max_minutes: float | None = setting(None, "wall-clock limit of each run (checked at each evaluation)")
+    eval_every: int | None = setting(None, "steps between test evaluations (default 100; MNIST: one epoch)")
+    hidden_size: int = setting(128, "units per recurrent layer")
+    batch_size: int = setting(50, "sequences per optimiser step")
+    lr: float = setting(1e-3, "Adam learning rate of every model")
+    clip_grad_norm: float = setting(1.0, "gradient-norm clipping")
+    chrono: bool = setting(False, "chrono initialisation (T_max = T) for every cell that supports it")
+    test_size: int = setting(1000, "test sequences of the synthetic tasks")
+    mnist_train_size: int | None = setting(None, "use a random subset of the 4,000 training digits")
+    mnist_test_size: int | None = setting(None, "use a random subset of the 1,000 test digits")
+    device: str = setting("cpu", "cpu or cuda")
+    seed: int = setting(0, "seeds the weights and the data")
+    out_dir: str = setting("runs/longrange", "output directory")
+    resume: bool = setting(False, "keep the runs already in OUT_DIR/longrange.csv, run the rest")
+    ladder: bool = setting(False, "adding/copy: skip a model's longer T once it did not beat the baseline (by 10 %) "
+                           "at a shorter T")
+    quick: bool = setting(False, "few-minute preset: adding T 20,50, copy T 10, cells elman,gru,indrnn, 1000 steps "
+                          "(MNIST: 100 steps on 1000/200 digits), 64 units (other flags override it)")
 
     def __post_init__(self) -> None:
         for task in self.tasks:
@@ -117,7 +124,10 @@ class LongRangeBenchConfig:
         for model in self.models:
             if model not in RECIPES:
                 raise ValueError(f"cells: unknown model {model!r}; expected some of {', '.join(RECIPES)}")
+        self.tasks, self.models = list(self.tasks), list(self.models)
         for name in ("lengths", "copy_lengths"):
+            if getattr(self, name) is not None:
+                setattr(self, name, list(getattr(self, name)))
             values = getattr(self, name) or []
             if any(not isinstance(v, int) or v < 2 for v in values):
                 raise ValueError(f"{name}: expected integers >= 2, got {values!r}")
@@ -313,7 +323,7 @@ def run_longrange_bench(config: LongRangeBenchConfig, *, log: Any = print) -> li
     Returns:
         The result rows (also in ``out_dir/longrange.csv``).
     """
-    from rnnkit.tasks import longrange_report as report
+    from rnnkit.bench import longrange_report as report
 
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -347,51 +357,19 @@ def run_longrange_bench(config: LongRangeBenchConfig, *, log: Any = print) -> li
 # -------------------------------------------------------------------------------------- command line
 
 
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
-def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
-
-
 def build_parser(prog: str = "rnnkit bench longrange") -> argparse.ArgumentParser:
-    """The command line of the benchmark (shared by the CLI and ``benchmarks/longrange.py``)."""
-    defaults = LongRangeBenchConfig()
+    """The command line of the benchmark (shared by the CLI and ``benchmarks/longrange.py``): one flag per
+    field of :class:`LongRangeBenchConfig` (``--cells`` for ``models``), help from its metadata."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    add = parser.add_argument
-    add("--quick", action="store_true", help="few-minute preset: adding T 20,50, copy T 10, cells elman,gru,indrnn, "
-        "1000 steps (MNIST: 100 steps on 1000/200 digits), 64 units (other flags override it)")
-    add("--tasks", type=_names, help=f"comma-separated, of {','.join(TASKS)} (default: all)")
-    add("--cells", type=_names, dest="models", help=f"comma-separated models, of {','.join(RECIPES)} (default: all)")
-    add("--lengths", type=_ints, help="adding-problem lengths T (default 100,500,1000; plus 5000 with --device cuda)")
-    add("--copy-lengths", type=_ints, help="copy-memory delays T (default 100)")
-    add("--max-steps", type=int, help="step budget of every run (default: adding 3000/2000/2000 for T=100/500/1000, "
-        "copy 3000, MNIST 2000)")
-    add("--mnist-max-steps", type=int, help="step budget of the MNIST runs (default: --max-steps)")
-    add("--max-minutes", type=float, help="wall-clock limit of each run (checked at each evaluation)")
-    add("--eval-every", type=int, help="steps between test evaluations (default 100; MNIST: one epoch)")
-    for name, kind in (("hidden_size", int), ("batch_size", int), ("lr", float), ("clip_grad_norm", float),
-                       ("test_size", int), ("mnist_train_size", int), ("mnist_test_size", int), ("seed", int)):
-        add("--" + name.replace("_", "-"), type=kind, dest=name, help=f"(default {getattr(defaults, name)})")
-    add("--chrono", action="store_true", help="chrono initialisation (T_max = T) for every cell that supports it")
-    add("--device", help="cpu or cuda (default cpu)")
-    add("--out-dir", help=f"output directory (default {defaults.out_dir})")
-    add("--resume", action="store_true", help="keep the runs already in OUT_DIR/longrange.csv, run the rest")
-    add("--ladder", action="store_true", help="adding/copy: skip a model's longer T once it did not beat the "
-        "baseline (by 10 %%) at a shorter T")
+    add_dataclass_flags(parser, LongRangeBenchConfig)
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> LongRangeBenchConfig:
     """The configuration the parsed flags describe (``--quick`` first, then every given flag)."""
-    given = {k: v for k, v in vars(args).items() if v is not None and k != "quick" and v is not False}
     names = {f.name for f in dataclasses.fields(LongRangeBenchConfig)}
-    given = {k: v for k, v in given.items() if k in names}
-    return quick_config(**given) if args.quick else LongRangeBenchConfig(**given)
+    given = {k: v for k, v in vars(args).items() if k in names and k != "quick"}
+    return quick_config(**given) if getattr(args, "quick", False) else LongRangeBenchConfig(**given)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

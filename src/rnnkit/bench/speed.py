@@ -14,9 +14,7 @@ resident memory, Linux only). ``auto`` marks what ``backend="auto"`` picks for t
 
 from __future__ import annotations
 
-import datetime
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +25,7 @@ import torch
 from torch import nn
 
 from rnnkit.backends import BACKENDS, Workload
+from rnnkit.bench.common import machine_description
 from rnnkit.layers import Recurrent, Zoneout
 
 #: cell name -> (the torch.nn reference, Recurrent options); "+zoneout" rows use Zoneout((0.05, 0.5)).
@@ -238,24 +237,6 @@ def measure_cell(cell: str, size: Size, *, device: str = "cpu", repeats: int = 5
         if loop is not None:
             row.ratios |= {"train/loop": row.train / loop.train, "infer/loop": row.infer / loop.infer}
     return rows
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one, else what platform knows)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_description(device: str) -> str:
-    """CPU model (or GPU name), threads, torch version and date, for table headers."""
-    name = torch.cuda.get_device_name() if device == "cuda" else cpu_name()
-    threads = f", {torch.get_num_threads()} thread(s)" if device == "cpu" else ""
-    return f"{name}{threads}, torch {torch.__version__}, {datetime.date.today().isoformat()}"
 
 
 def timing_description(device: str) -> str:

@@ -1,0 +1,10 @@
+"""Benchmarks behind ``rnnkit bench NAME`` (DESIGN.md layer 7): scripts that print ratios, not timed tests.
+
+* :mod:`rnnkit.bench.speed`: ``rnnkit bench speed``, every cell on every backend against
+  ``torch.nn`` and the loop, plus peak memory.
+* :mod:`rnnkit.bench.longrange` (with :mod:`rnnkit.bench.longrange_report`): ``rnnkit bench
+  longrange``, which cell learns which long-range task and in how many steps.
+* :mod:`rnnkit.bench.common`: the machine description every table is printed with.
+
+The submodules are imported on demand (``import rnnkit.bench`` loads none of them).
+"""
