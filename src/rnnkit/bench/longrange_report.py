@@ -210,12 +210,12 @@ def _budget_note(rows: list[dict[str, Any]]) -> str:
 
 def plot_curves(rows: list[dict[str, Any]], curves: list[dict[str, Any]], out: Path) -> list[Path]:
     """``longrange_<task>.png``: test loss against steps, one line per model, one panel per length."""
-    try:
-        import matplotlib
+    from rnnkit.optional import MissingDependency
+    from rnnkit.plots import pyplot, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    try:
+        plt = pyplot()
+    except MissingDependency:
         return []  # plots are optional (pip install 'rnnkit[plots]'); the CSV and Markdown are written
     written = []
     palette = plt.get_cmap("tab20").colors
@@ -242,11 +242,7 @@ def plot_curves(rows: list[dict[str, Any]], curves: list[dict[str, Any]], out: P
             axis.set_title(f"{task}, T = {length}")
             axis.grid(alpha=0.3)
             axis.legend(fontsize=7, loc="best")  # each panel lists the models it shows
-        figure.tight_layout()
-        path = out / f"longrange_{task}.png"
-        figure.savefig(path, dpi=110)
-        plt.close(figure)
-        written.append(path)
+        written.append(save_figure(figure, out / f"longrange_{task}.png"))
     return written
 
 

@@ -278,11 +278,9 @@ def markdown(rows: Sequence[Row], *, device: str, note: str = "") -> str:
 
 def plot(rows: Sequence[Row], path: str | Path, *, device: str) -> Path:
     """Training time relative to ``torch.nn`` per cell and backend (log scale), one panel per size."""
-    import matplotlib
+    from rnnkit.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     sizes = list(dict.fromkeys(r.size for r in rows))
     backends = [b for b in (*BACKENDS, "triton") if any(r.variant == b for r in rows)]
     fig, axes = plt.subplots(len(sizes), 1, figsize=(11, 3.2 * len(sizes)), squeeze=False)
@@ -301,11 +299,7 @@ def plot(rows: Sequence[Row], path: str | Path, *, device: str) -> Path:
         ax.set_title(size.label(), fontsize=9)
         ax.legend(fontsize=7, ncol=len(backends))
     fig.suptitle(f"rnnkit bench speed ({device}): {machine_description(device)}", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def run_speed_benchmark(

@@ -114,11 +114,9 @@ def plot_gradient_flow(flows: GradientFlow | dict[str, GradientFlow], path: str 
         path: the PNG to write.
         title: figure title.
     """
-    import matplotlib
+    from rnnkit.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     if isinstance(flows, GradientFlow):
         flows = {"": flows}
     figure, axis = plt.subplots(figsize=(8, 4.5))
@@ -130,9 +128,4 @@ def plot_gradient_flow(flows: GradientFlow | dict[str, GradientFlow], path: str 
     axis.set_title(title or "gradient flow through time")
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=100)

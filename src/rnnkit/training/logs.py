@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
-import math
 import sys
 from pathlib import Path
 from typing import Any
+
+# The one training-curve plot lives in rnnkit.plots; the Trainer imports it from here.
+from rnnkit.plots import plot_training_curves  # noqa: F401
 
 
 class CSVLog:
@@ -101,51 +103,3 @@ class Progress:
 
 def _short(value: Any) -> Any:
     return f"{value:.4g}" if isinstance(value, float) else value
-
-
-def plot_training_curves(rows: list[dict[str, Any]], path: Path) -> Path | None:
-    """Write ``training_curves.png``: training loss per step, validation metrics, gradient norm.
-
-    Returns the path, or ``None`` when there is nothing to plot. Needs matplotlib (Agg backend).
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError(
-            "plot: training curves need matplotlib; pip install 'rnnkit[plots]' or set plot=False"
-        ) from None
-
-    def series(key: str) -> tuple[list[float], list[float]]:
-        pairs = [(float(r["step"]), float(r[key])) for r in rows if r.get(key) not in (None, "")]
-        pairs = [(s, v) for s, v in pairs if math.isfinite(v)]
-        return [p[0] for p in pairs], [p[1] for p in pairs]
-
-    val_keys = sorted({k for r in rows for k in r if k.startswith("val_")})
-    steps, loss = series("train_loss")
-    if not steps and not val_keys:
-        return None
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    if steps:
-        axes[0].plot(steps, loss, label="train loss", alpha=0.8, marker="." if len(steps) < 50 else None)
-    for key in val_keys:
-        xs, ys = series(key)
-        axes[0].plot(xs, ys, marker="o", label=key)
-    axes[0].set_xlabel("optimizer step")
-    axes[0].set_title("loss and validation metrics")
-    if loss and min(loss) > 0:
-        axes[0].set_yscale("log")
-    axes[0].legend()
-    xs, norms = series("grad_norm")
-    axes[1].plot(xs, norms, color="tab:red", marker="." if len(xs) < 50 else None)
-    axes[1].set_xlabel("optimizer step")
-    axes[1].set_title("gradient 2-norm (before clipping)")
-    if norms and min(norms) > 0:
-        axes[1].set_yscale("log")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path

@@ -1,4 +1,4 @@
-"""Forecast figures (matplotlib, written as PNG files without a display)."""
+"""Forecast figures, drawn through :mod:`rnnkit.plots` (PNG files, no display needed)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from rnnkit.plots import plot_training_curves, pyplot, save_figure
 
 
 def plot_forecast(
@@ -29,7 +22,7 @@ def plot_forecast(
 ) -> Path:
     """History and actuals, each backtest origin's forecast with its 10-90 % band, and the forecast
     beyond the data."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(11, 4.5))
     start = max(0, len(values) - history_steps)
     ax.plot(times[start:], values[start:], color="black", lw=1.0, label="actual")
@@ -45,15 +38,12 @@ def plot_forecast(
             ax.fill_between(future.index, future["q0.1"], future["q0.9"], color="tab:orange", alpha=0.25, lw=0)
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_errors_by_step(errors: dict[str, pd.Series], path: Path, *, title: str) -> Path:
     """Mean absolute error at each horizon step, one line per method."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, series in errors.items():
         ax.plot(series.index, series.values, marker=".", label=name)
@@ -61,26 +51,11 @@ def plot_errors_by_step(errors: dict[str, pd.Series], path: Path, *, title: str)
     ax.set_ylabel("MAE")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
-def plot_training_curve(log: list[dict], path: Path, *, title: str) -> Path:
-    """Training (and validation, when held out) loss against the optimisation step."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    steps = [e["step"] for e in log]
-    ax.plot(steps, [e["train_loss"] for e in log], label="train loss")
-    if any("val_loss" in e for e in log):
-        ax.plot([e["step"] for e in log if "val_loss" in e], [e["val_loss"] for e in log if "val_loss" in e],
-                label="validation loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (scaled units)")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def plot_training_curve(log: list[dict], path: Path, *, title: str) -> Path | None:
+    """Training (and validation, when held out) loss against the optimisation step: the one
+    training-curve plot of :func:`rnnkit.plots.plot_training_curves`, loss panel only."""
+    return plot_training_curves(log, path, title=title, val_keys=["val_loss"] if any("val_loss" in e for e in log)
+                                else [], gradient_norm=False, loss_label="loss (scaled units)", dpi=110)
