@@ -178,42 +178,6 @@ def _app_command(name: str):
     return run
 
 
-def _moving_digits(argv: Sequence[str]) -> int:
-    from rnnkit.tasks.moving_digits import MovingDigitsConfig, run_moving_digits
-
-    defaults = MovingDigitsConfig()
-    parser = argparse.ArgumentParser(
-        prog="rnnkit moving-digits",
-        description="ConvLSTM next-frame prediction of real MNIST digits bouncing in a canvas; writes a PNG and "
-                    "metrics",
-    )
-    for name, kind, text in [
-        ("cell", str, "spatial cell: convlstm or convgru"),
-        ("hidden_size", int, "state channels per layer"),
-        ("num_layers", int, "stacked layers"),
-        ("kernel_size", int, "odd convolution kernel"),
-        ("canvas", int, "canvas side in pixels"),
-        ("scale", int, "shrink the 28x28 digits by this factor"),
-        ("frames", int, "frames per sequence"),
-        ("context", int, "frames given before the closed-loop rollout"),
-        ("train_sequences", int, "training sequences"),
-        ("test_sequences", int, "test sequences (from held-out digits)"),
-        ("steps", int, "optimiser steps"),
-        ("batch_size", int, "sequences per step"),
-        ("lr", float, "Adam learning rate"),
-        ("seed", int, "random seed"),
-        ("out_dir", str, "where to write moving_digits.png and metrics.json"),
-        ("cache_dir", str, "cache of the decoded MNIST digits"),
-    ]:
-        flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, dest=name, type=kind, default=None,
-                            help=f"{text} (default {getattr(defaults, name)})")
-    args = parser.parse_args(argv)
-    options = {name: value for name, value in vars(args).items() if value is not None}
-    run_moving_digits(MovingDigitsConfig(**options))
-    return 0
-
-
 def _bench_speed(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="rnnkit bench speed",
@@ -276,13 +240,14 @@ COMMANDS = {
     "diagnose": (_diagnose, "plot the gradient norm per time step and layer (vanishing gradients)"),
     "demo": (_demo, "the forecasting pipeline on the embedded sunspot series (same as rnnkit forecast)"),
     "bench": (_bench, "benchmarks: rnnkit bench speed|longrange [--quick] (rnnkit bench --help lists them)"),
-    "moving-digits": (_moving_digits, "ConvLSTM next-frame prediction of real MNIST digits; writes a PNG and metrics"),
 }
 
 
 #: One line per application for ``rnnkit --help`` (kept here so the help imports no application).
 APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
+    "moving-digits": "ConvLSTM next-frame prediction of real MNIST digits: rnnkit moving-digits [train|evaluate|"
+                     "predict]",
 }
 
 
