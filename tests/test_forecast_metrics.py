@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnkit.tasks.forecast import metrics
+from rnnkit.metrics import forecast as metrics
 
 
 def test_point_metrics_by_hand():

@@ -1,4 +1,4 @@
-"""How a cell is run over time (DESIGN.md layer 2), and which way is chosen, with the reason.
+"""How a cell is run over time (layer 2 of docs/design.md), and which way is chosen, with the reason.
 
 * ``native`` — PyTorch's fused kernels for standard Elman/LSTM/GRU stacks.
 * ``scan`` — the scan for cells whose recurrence is linear in the state (minGRU, minLSTM, LRU): one

@@ -1,4 +1,4 @@
-"""Benchmarks behind ``rnnkit bench NAME`` (DESIGN.md layer 7): scripts that print ratios, not timed tests.
+"""Benchmarks behind ``rnnkit bench NAME`` (layer 7 of docs/design.md): scripts that print ratios, not timed tests.
 
 * :mod:`rnnkit.bench.speed`: ``rnnkit bench speed``, every cell on every backend against
   ``torch.nn`` and the loop, plus peak memory.

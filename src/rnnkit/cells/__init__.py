@@ -1,4 +1,4 @@
-"""Recurrent cells: the math of one time step, one file per family (DESIGN.md layer 1)."""
+"""Recurrent cells: the math of one time step, one file per family (layer 1 of docs/design.md)."""
 
 from rnnkit.cells.base import LSTMState, RecurrentCell, State, map_state, state_tensors
 from rnnkit.cells.conv import ConvGRUCell, ConvLSTMCell

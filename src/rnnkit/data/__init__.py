@@ -1,4 +1,4 @@
-"""Data: built-in datasets, readers and batching (DESIGN.md layer 6)."""
+"""Data: built-in datasets, readers and batching (layer 6 of docs/design.md)."""
 
 from rnnkit.data.builtin import load_sunspots
 from rnnkit.data.mnist import load_mnist_digits

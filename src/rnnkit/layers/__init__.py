@@ -1,4 +1,4 @@
-"""User-facing recurrent modules (DESIGN.md layer 3)."""
+"""User-facing recurrent modules (layer 3 of docs/design.md)."""
 
 from rnnkit.layers.dropins import GRU, LSTM, RNN
 from rnnkit.layers.frontend import CRNN, Conv1dFrontEnd, Conv2dFrontEnd

@@ -1,4 +1,4 @@
-"""``Recurrent``: runs any cell as a stack of layers over time (DESIGN.md layer 3)."""
+"""``Recurrent``: runs any cell as a stack of layers over time (layer 3 of docs/design.md)."""
 
 from __future__ import annotations
 

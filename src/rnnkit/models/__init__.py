@@ -1,4 +1,4 @@
-"""Reusable networks composed from :mod:`rnnkit.layers` (DESIGN.md layer 4).
+"""Reusable networks composed from :mod:`rnnkit.layers` (layer 4 of docs/design.md).
 
 Every application builds its network from here; nothing under :mod:`rnnkit.tasks` defines an
 ``nn.Module``. Each follows the :class:`~rnnkit.training.TrainableModel` protocol

@@ -1,4 +1,4 @@
-"""Applications: data + model + training + metrics wired together (DESIGN.md layer 7).
+"""Applications: data + model + training + metrics wired together (layer 7 of docs/design.md).
 
 A task is registered under a name with a config dataclass and a builder; ``rnnkit train``
 builds the task named in its config file's ``task`` section and trains it with the ``trainer``

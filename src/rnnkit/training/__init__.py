@@ -1,4 +1,4 @@
-"""Training: one ``Trainer`` for every rnnkit model (DESIGN.md layer 5).
+"""Training: one ``Trainer`` for every rnnkit model (layer 5 of docs/design.md).
 
 BPTT and truncated BPTT, clipping, mixed precision, checkpoints with exact resume, logs and
 plots, gradient-flow diagnostics and multi-process data parallel.

@@ -1,4 +1,4 @@
-"""``Trainer``: one training loop for every rnnkit model (DESIGN.md layer 5).
+"""``Trainer``: one training loop for every rnnkit model (layer 5 of docs/design.md).
 
 The loop in :meth:`Trainer.fit` reads top to bottom in phases: set up (devices, processes, data,
 optimizer, schedule, resume) -> for each batch: forward/backward per micro-batch or TBPTT chunk

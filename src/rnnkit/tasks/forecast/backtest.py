@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.data.timeseries import SeriesCollection, SeriesError
-from rnnkit.tasks.forecast import metrics
+from rnnkit.metrics import forecast as metrics
 
 
 def origin_positions(length: int, horizon: int, origins: int, stride: int | None = None) -> list[int]:
