@@ -5,13 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench moving-digits clean
+.PHONY: demo test lint docs bench moving-digits clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned, so nothing later can resolve a different (CUDA) build.
 	$(PY) -m pip install --quiet -c constraints.txt "torch==2.13.0"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,plots,tensorboard,mnist,forecast,datasets,triton]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,docs,plots,tensorboard,mnist,forecast,datasets,triton]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -20,9 +20,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check src tests benchmarks
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+
+# The documentation site (MkDocs + Material + mkdocstrings), warnings are errors; output in site/.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/rnnkit bench speed --threads 1 --output-dir docs/bench
@@ -33,4 +38,4 @@ moving-digits: $(STAMP)
 	$(PY) -m rnnkit moving-digits
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache
