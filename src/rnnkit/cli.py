@@ -299,6 +299,26 @@ def _tune(argv: Sequence[str]) -> int:
     return 0
 
 
+def _serve(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit serve", allow_abbrev=False,
+        description="Serve saved models over HTTP (FastAPI + uvicorn): POST /v1/<app>[/<name>], GET /healthz, "
+                    "/readyz, OpenAPI docs at /docs.")
+    parser.add_argument("--model", action="append", required=True, metavar="[NAME=]DIR",
+                        help="a model directory (repeat for several models)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger requests get 413")
+    args = parser.parse_args(argv)
+    from rnnkit.tasks.framework.serve import load_models, serve
+
+    models = load_models(args.model)
+    print(f"rnnkit serve: {', '.join(f'{n} (rnnkit {a.name})' for n, (a, _) in models.items())} on "
+          f"http://{args.host}:{args.port} (docs at /docs)")
+    serve(models, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes)
+    return 0
+
+
 #: ``rnnkit bench NAME``: each benchmark parses its own flags.
 BENCHMARKS = {
     "speed": (_bench_speed, "every cell on every backend against torch.nn and the loop, plus peak memory"),
@@ -323,6 +343,7 @@ COMMANDS = {
     "train": (_train, "train a task: rnnkit train --config run.yaml [--max-epochs 5 --task.steps 100 ...]"),
     "diagnose": (_diagnose, "plot the gradient norm per time step and layer (vanishing gradients)"),
     "demo": (_demo, "the forecasting pipeline on the embedded sunspot series (same as rnnkit forecast)"),
+    "serve": (_serve, "serve saved models over HTTP: rnnkit serve --model DIR [--model NAME=DIR] [--port 8000]"),
     "tune": (_tune, "hyperparameter search with Optuna: rnnkit tune APP --trials N [--storage sqlite:///s.db]"),
     "bench": (_bench, "benchmarks: rnnkit bench speed|longrange [--quick] (rnnkit bench --help lists them)"),
     "moving-digits": (_moving_digits, "ConvLSTM next-frame prediction of real MNIST digits; writes a PNG and metrics"),
