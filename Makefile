@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Every extra the demo, the tests and the docs need (see pyproject.toml).
+EXTRAS := dev,docs,serve,tune,plots,tensorboard,mnist,forecast,datasets,triton,text,translate
 
 .PHONY: demo test lint docs bench moving-digits clean
 
@@ -11,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned, so nothing later can resolve a different (CUDA) build.
 	$(PY) -m pip install --quiet -c constraints.txt "torch==2.13.0"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,docs,serve,tune,plots,tensorboard,mnist,forecast,datasets,triton]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 demo: $(STAMP)
