@@ -74,6 +74,23 @@ def run_one(length: int, tbptt: int | None) -> dict:
     }
 
 
+#: A process that only imports torch and rnnkit, printing its peak resident memory (KiB on Linux).
+IMPORT_PROBE = "import resource, rnnkit, torch; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+
+
+def import_baseline_mib(env: dict[str, str] | None = None) -> float:
+    """Peak resident memory (MiB) of a fresh process that only imports torch and rnnkit."""
+    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True, check=True, env=env)
+    return float(done.stdout) / 1024
+
+
+def child_run(length: int, tbptt: int | None, env: dict[str, str] | None = None) -> dict:
+    """:func:`run_one` in a fresh process, as the table measures it (its peak is that run's alone)."""
+    done = subprocess.run([sys.executable, __file__, "--child", str(length), str(tbptt or 0)], capture_output=True,
+                          text=True, check=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -88,9 +105,7 @@ def main() -> None:
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     runs = [(n, args.tbptt) for n in args.lengths] + [(n, 0) for n in args.lengths if n <= args.full_up_to]
-    probe = "import resource, rnnkit, torch; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    baseline = float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                                    env=env).stdout) / 1024
+    baseline = import_baseline_mib(env)
     print(f"LSTM B={BATCH} H={HIDDEN}, one sequence per run, fresh process each; peak RSS (ru_maxrss).")
     print(f"A process that only imports torch and rnnkit peaks at {baseline:.0f} MiB.\n")
     print(f"| {'mode':<14} | {'steps T':>9} | {'optimizer steps':>15} | {'peak RSS MiB':>12} "

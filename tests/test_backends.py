@@ -90,6 +90,11 @@ def test_measured_preferences_depend_on_device_cell_size_and_grad_mode(threads):
     assert small.backend == "fused" and large.backend == "native"  # batch x hidden: 1024 vs 2048
 
 
-def test_forced_backends_ignore_the_preferences():
+@pytest.mark.skipif(kernels_unavailable() is not None, reason=str(kernels_unavailable()))
+def test_forced_backends_ignore_the_preferences(threads):
+    threads(1)  # the preferences are active only at the thread count they were measured at
     cells = list(rnnkit.Recurrent("gru", 2, 3).cells.values())
+    workload = Workload("cpu", 8, 100, grad=False)
+    assert choose_backend("auto", cells, workload=workload) == "fused"  # a measured preference applies here...
+    assert choose_backend("native", cells, workload=workload) == "native"  # ...and forcing a backend overrides it
     assert choose_backend("native", cells, workload=Workload("cpu", 8, 100, grad=True)) == "native"

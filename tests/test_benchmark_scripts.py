@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.training_helpers import one_thread  # noqa: F401
 
@@ -18,9 +21,18 @@ def _module(name: str):
     return module
 
 
-def test_tbptt_memory_child_run_trains_in_chunks():
-    row = _module("tbptt_memory").run_one(450, 100)
-    assert row["steps"] == 5 and row["mode"] == "TBPTT k=100" and row["peak_rss_mib"] > 50
+@pytest.mark.slow  # two fresh processes importing torch
+def test_tbptt_memory_child_run_trains_in_chunks_and_reports_its_own_peak():
+    script = _module("tbptt_memory")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # Importing torch alone peaks at a few hundred MiB, so a fixed floor proves nothing: the run's
+    # peak is compared with a fresh process that only imports torch and rnnkit, measured here.
+    baseline = script.import_baseline_mib(env)
+    row = script.child_run(450, 100, env)
+    assert row["steps"] == 5 and row["mode"] == "TBPTT k=100"
+    # Training allocates beyond the imports, and a 450-step run of a 32-unit LSTM needs far less than
+    # a GiB more: a peak in the wrong unit or of another process fails one of the two.
+    assert baseline < row["peak_rss_mib"] < baseline + 1024
 
 
 def test_gradient_flow_script_prints_the_table_and_writes_the_png(tmp_path, monkeypatch, capsys):
