@@ -161,12 +161,12 @@ def write_study(app: Application, base: AppConfig, study: Any, out: Path) -> dic
 
 def _plots(study: Any, out: Path) -> dict[str, Path]:
     """Optimisation history and parameter importances (when matplotlib is installed)."""
-    try:
-        import matplotlib
+    from rnnkit.optional import MissingDependency
+    from rnnkit.plots import pyplot, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    try:
+        plt = pyplot()
+    except MissingDependency:
         return {}
     import optuna
 
@@ -180,10 +180,7 @@ def _plots(study: Any, out: Path) -> dict[str, Path]:
     ax.set_ylabel("objective (minimised)")
     ax.legend()
     ax.set_title("optimisation history")
-    fig.tight_layout()
-    files["history"] = out / "history.png"
-    fig.savefig(files["history"], dpi=110)
-    plt.close(fig)
+    files["history"] = save_figure(fig, out / "history.png")
     if len(complete) >= 2 and len(study.best_params) >= 1:
         try:
             importances = optuna.importance.get_param_importances(study)
@@ -195,10 +192,7 @@ def _plots(study: Any, out: Path) -> dict[str, Path]:
             ax.barh(names, [importances[n] for n in names])
             ax.set_xlabel("importance (fANOVA)")
             ax.set_title("parameter importances")
-            fig.tight_layout()
-            files["importances"] = out / "importances.png"
-            fig.savefig(files["importances"], dpi=110)
-            plt.close(fig)
+            files["importances"] = save_figure(fig, out / "importances.png")
     return files
 
 
