@@ -1,11 +1,9 @@
 """Synthetic tasks with known answers, registered for ``rnnkit train --config`` (``task: recall``).
 
 Each task is a ``TaskSetup`` builder (:func:`rnnkit.tasks.register_task`); its network lives in
-:mod:`rnnkit.models` (``RecurrentRegressor``, re-exported here for the examples that import it
-from this package).
+:mod:`rnnkit.models` (``RecurrentRegressor``).
 """
 
-from rnnkit.models.regressor import RecurrentRegressor
 from rnnkit.tasks.synthetic.recall import RecallConfig, build_recall, make_recall_data
 
-__all__ = ["RecallConfig", "RecurrentRegressor", "build_recall", "make_recall_data"]
+__all__ = ["RecallConfig", "build_recall", "make_recall_data"]
