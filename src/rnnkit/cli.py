@@ -179,34 +179,9 @@ def _app_command(name: str):
 
 
 def _bench_speed(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="rnnkit bench speed",
-        description="speed: every cell on every backend that runs it, as ratios against torch.nn and the loop "
-                    "measured in the same run, plus peak memory; writes speed.md and speed.png",
-    )
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--quick", action="store_true", help="one tiny size and four cells: a smoke test")
-    parser.add_argument("--cells", help="comma-separated cells to run (default: all), e.g. layernorm_lstm,mingru")
-    parser.add_argument("--repeats", type=int, default=None, help="timed repetitions per variant (default 5; quick 2)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (1 avoids OpenMP stalls when other jobs share the cores)")
-    parser.add_argument("--output-dir", default="bench_speed", help="where to write speed.md and speed.png")
-    parser.add_argument("--note", default="", help="a sentence printed under the table header (e.g. machine load)")
-    args = parser.parse_args(argv)
-    import torch
+    from rnnkit.bench.speed import main as speed_main
 
-    from rnnkit.bench.speed import run_speed_benchmark
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # as the Trainer does: subnormal gates cost every variant ~10x
-    try:
-        run_speed_benchmark(device=args.device, quick=args.quick, cells=args.cells.split(",") if args.cells else None,
-                            repeats=args.repeats, output_dir=args.output_dir, note=args.note)
-    except ValueError as error:
-        raise CLIError(str(error)) from None
-    print(Path(args.output_dir, "speed.md").read_text())
-    return 0
+    return speed_main(argv)
 
 
 def _bench_longrange(argv: Sequence[str]) -> int:

@@ -27,6 +27,7 @@ from torch import nn
 from rnnkit.backends import BACKENDS, Workload
 from rnnkit.bench.common import machine_description
 from rnnkit.layers import Recurrent, Zoneout
+from rnnkit.tasks.framework.config import setting
 
 #: cell name -> (the torch.nn reference, Recurrent options); "+zoneout" rows use Zoneout((0.05, 0.5)).
 CELLS: dict[str, tuple[str, dict]] = {
@@ -341,3 +342,50 @@ def run_speed_benchmark(
         log("speed.png not written: matplotlib is missing (pip install 'rnnkit[plots]')")
     log(f"wrote {output_dir / 'speed.md'} and {output_dir / 'speed.png'}")
     return rows
+
+
+# -------------------------------------------------------------------------------------- command line
+
+
+@dataclass
+class SpeedBenchConfig:
+    """Settings of ``rnnkit bench speed`` (its flags are generated from these fields)."""
+
+    device: str = setting("cpu", "where to time", choices=("cpu", "cuda"))
+    quick: bool = setting(False, "one tiny size and four cells: a smoke test")
+    cells: list[str] | None = setting(None, "comma-separated cells to run (default: all), e.g. layernorm_lstm,mingru")
+    repeats: int | None = setting(None, "timed repetitions per variant (default 5; quick 2)")
+    threads: int | None = setting(None, "torch threads (1 avoids OpenMP stalls when other jobs share the cores)")
+    output_dir: str = setting("bench_speed", "where to write speed.md and speed.png")
+    note: str = setting("", "a sentence printed under the table header (e.g. machine load)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``rnnkit bench speed [flags]``: measure, write ``speed.md`` and ``speed.png``, print the table.
+
+    Raises:
+        CLIError: a setting is invalid (an unknown cell, CUDA asked for but missing).
+    """
+    import argparse
+
+    from rnnkit.tasks.framework.cli import CLIError, add_dataclass_flags
+
+    parser = argparse.ArgumentParser(
+        prog="rnnkit bench speed", allow_abbrev=False,
+        description="speed: every cell on every backend that runs it, as ratios against torch.nn and the loop "
+                    "measured in the same run, plus peak memory; writes speed.md and speed.png",
+    )
+    add_dataclass_flags(parser, SpeedBenchConfig)
+    config = SpeedBenchConfig(**vars(parser.parse_args(argv)))
+    if config.device not in ("cpu", "cuda"):
+        raise CLIError(f"--device: expected cpu or cuda, got {config.device!r}")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.set_flush_denormal(True)  # as the Trainer does: subnormal gates cost every variant ~10x
+    try:
+        run_speed_benchmark(device=config.device, quick=config.quick, cells=config.cells, repeats=config.repeats,
+                            output_dir=config.output_dir, note=config.note)
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+    print(Path(config.output_dir, "speed.md").read_text())
+    return 0
