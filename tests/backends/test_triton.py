@@ -16,8 +16,7 @@ import torch
 
 import rnnkit
 from rnnkit.backends.triton import interpreting, triton_unavailable
-
-from .conftest import max_diff
+from tests.conftest import max_diff
 
 F64 = torch.float64
 pytestmark = [

@@ -8,8 +8,7 @@ import torch
 import rnnkit
 from rnnkit.cells import ConvGRUCell, ConvLSTMCell, LSTMCell, LSTMState, state_tensors
 from rnnkit.layers import CRNN, Conv1dFrontEnd, Conv2dFrontEnd
-
-from .conftest import max_diff
+from tests.conftest import max_diff
 
 F64 = torch.float64
 

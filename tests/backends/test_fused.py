@@ -19,8 +19,7 @@ from rnnkit.cells import LSTMState, RecurrentCell
 from rnnkit.cells.kernel import KernelSpec, declared_kernel
 from rnnkit.layers import DropConnect, VariationalDropout, Zoneout
 from rnnkit.layers.regularizers import HookedCell, StepHook
-
-from .conftest import max_diff
+from tests.conftest import max_diff
 
 F64 = torch.float64
 pytestmark = pytest.mark.skipif(fused.kernels_unavailable() is not None, reason=str(fused.kernels_unavailable()))

@@ -95,7 +95,7 @@ def test_empty_batch_returns_empty_outputs(backend):
 
 
 def test_forcing_native_for_a_cell_without_kernel():
-    from .test_cells import LeakyIntegratorCell
+    from tests.cells.test_cells import LeakyIntegratorCell
 
     with pytest.raises(ValueError, match="backend='native' is not available: LeakyIntegratorCell has no fused"):
         rnnkit.Recurrent(LeakyIntegratorCell, 2, 3, backend="native")

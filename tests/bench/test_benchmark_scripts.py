@@ -11,7 +11,7 @@ import pytest
 
 from tests.training_helpers import one_thread  # noqa: F401
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _module(name: str):

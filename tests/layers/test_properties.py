@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnkit
-
-from .conftest import TORCH_CLASSES, max_diff, run_torch_with_lengths
+from tests.conftest import TORCH_CLASSES, max_diff, run_torch_with_lengths
 
 
 @st.composite

@@ -6,9 +6,8 @@ import pytest
 import torch
 
 import rnnkit
-
-from .conftest import max_diff
-from .test_cells import LeakyIntegratorCell
+from tests.cells.test_cells import LeakyIntegratorCell
+from tests.conftest import max_diff
 
 CELLS = [
     ("elman", {}),

@@ -23,8 +23,7 @@ from rnnkit.cells import (
     SLSTMCell,
     state_tensors,
 )
-
-from .conftest import max_diff
+from tests.conftest import max_diff
 
 F64 = torch.float64
 NEW_CELLS = [

@@ -10,8 +10,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pack_sequence
 
 import rnnkit
-
-from .conftest import TORCH_CLASSES, max_diff, random_lengths, run_torch_with_lengths
+from tests.conftest import TORCH_CLASSES, max_diff, random_lengths, run_torch_with_lengths
 
 TOL = 1e-10
 

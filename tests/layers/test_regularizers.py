@@ -10,8 +10,7 @@ from torch import nn
 import rnnkit
 from rnnkit.cells import LSTMState, RecurrentCell
 from rnnkit.layers import DropConnect, VariationalDropout, Zoneout
-
-from .conftest import max_diff
+from tests.conftest import max_diff
 
 F64 = torch.float64
 

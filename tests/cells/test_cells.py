@@ -10,8 +10,7 @@ from torch import nn
 
 import rnnkit
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, LSTMState, RecurrentCell, map_state, resolve_cell
-
-from .conftest import max_diff
+from tests.conftest import max_diff
 
 
 def _fill(cell: nn.Module, value: float) -> nn.Module:

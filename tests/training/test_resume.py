@@ -18,7 +18,7 @@ from rnnkit.models import RecurrentRegressor
 from rnnkit.training import CheckpointError
 from tests.training_helpers import LinearModel, linear_data, one_thread, recall_setup  # noqa: F401
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "resume_script.py"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
 

@@ -1,160 +1,20 @@
-"""Long-range tasks: the data generators checked by hand, the models' paper inits, the solved criterion, the CLI."""
+"""rnnkit bench longrange: the solved criterion, the ladder, the report tables and plots, the CLI."""
 
 from __future__ import annotations
 
 import csv
-import math
 
 import pytest
-import torch
-from torch.nn import functional as F
 
 import rnnkit
 from rnnkit.bench import longrange as bench
 from rnnkit.cli import main
-from rnnkit.data.longrange import (
-    ADDING_BASELINE_MSE,
-    COPY_BLANK,
-    COPY_DELIMITER,
-    OnlineBatches,
-    adding_problem,
-    copy_memory,
-    copy_memory_baseline,
-    pixel_permutation,
-    sequential_mnist,
-)
-from rnnkit.models import ConstrainIndRNN, LongRangeModel, callbacks_for
-from rnnkit.tasks import get_task
 from tests.training_helpers import one_thread  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 def mnist_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("rnnkit-cache")
-
-
-# ------------------------------------------------------------------------------------------- data
-
-
-def test_adding_target_is_the_sum_of_the_two_marked_values_one_in_each_half():
-    x, y = adding_problem(64, 11, generator=torch.Generator().manual_seed(3))
-    assert x.shape == (64, 11, 2) and y.shape == (64, 1)
-    values, markers = x[..., 0], x[..., 1]
-    assert 0 <= values.min() and values.max() < 1
-    for b in range(64):
-        marked = [t for t in range(11) if markers[b, t] == 1]
-        assert set(markers[b].tolist()) <= {0.0, 1.0} and len(marked) == 2
-        assert marked[0] < 11 // 2 <= marked[1]  # one in [0, 5), one in [5, 11)
-        assert y[b, 0].item() == pytest.approx(values[b, marked[0]].item() + values[b, marked[1]].item(), abs=1e-6)
-
-
-def test_adding_baseline_is_the_mse_of_always_answering_one():
-    assert ADDING_BASELINE_MSE == pytest.approx(2 / 12)  # Var(U(0,1) + U(0,1))
-    _, y = adding_problem(100_000, 4, generator=torch.Generator().manual_seed(0))
-    assert F.mse_loss(torch.ones_like(y), y).item() == pytest.approx(1 / 6, abs=3e-3)
-
-
-def test_copy_memory_layout_by_hand():
-    x, y = copy_memory(5, 7, copy_length=3, generator=torch.Generator().manual_seed(1))
-    assert x.shape == (5, 13, 10) and y.shape == (5, 13) and y.dtype == torch.long
-    tokens = x.argmax(-1)
-    assert torch.equal(x.sum(-1), torch.ones(5, 13))  # one-hot
-    for b in range(5):
-        symbols = tokens[b, :3]
-        assert all(1 <= s <= 8 for s in symbols.tolist())
-        # 3 symbols, 6 blanks, the delimiter at step T + 3 - 1 = 9, then 3 blanks.
-        assert tokens[b, 3:9].tolist() == [COPY_BLANK] * 6 and tokens[b, 9] == COPY_DELIMITER
-        assert tokens[b, 10:].tolist() == [COPY_BLANK] * 3
-        assert y[b, :10].tolist() == [COPY_BLANK] * 10 and torch.equal(y[b, 10:], symbols)
-
-
-def test_copy_baseline_formula_equals_the_memoryless_strategy_cross_entropy():
-    blanks = 30
-    assert copy_memory_baseline(blanks) == pytest.approx(10 * math.log(8) / (blanks + 20))
-    _, y = copy_memory(50, blanks, generator=torch.Generator().manual_seed(0))
-    # Certain of a blank for T + 10 steps, then uniform over the 8 data symbols.
-    logits = torch.full((50, blanks + 20, 10), -1e9)
-    logits[:, : blanks + 10, COPY_BLANK] = 0.0
-    logits[:, blanks + 10 :, 1:9] = 0.0
-    assert F.cross_entropy(logits.reshape(-1, 10), y.reshape(-1)).item() == pytest.approx(
-        copy_memory_baseline(blanks), rel=1e-6)
-
-
-def test_pixel_permutation_is_a_fixed_bijection():
-    torch.manual_seed(123)
-    first = pixel_permutation(0)
-    torch.manual_seed(456)  # the global RNG does not matter
-    assert torch.equal(first, pixel_permutation(0))
-    assert torch.equal(first.sort().values, torch.arange(784))
-    assert not torch.equal(first, torch.arange(784)) and not torch.equal(first, pixel_permutation(1))
-
-
-def test_sequential_mnist_uses_4000_real_digits_to_train_and_1000_to_test(mnist_cache):
-    train, test = sequential_mnist(cache_dir=mnist_cache)
-    permuted_train, _ = sequential_mnist(permute=True, cache_dir=mnist_cache)
-    assert len(train) == 4000 and len(test) == 1000
-    x, label = train[0]
-    assert x.shape == (784, 1) and 0 <= x.min() and x.max() == 1.0 and label.dtype == torch.long
-    assert torch.bincount(test.tensors[1]).tolist() == [100] * 10
-    order = pixel_permutation(0)
-    assert torch.equal(permuted_train.tensors[0][:, :, 0], train.tensors[0][:, order, 0])
-    assert torch.equal(permuted_train.tensors[1], train.tensors[1])
-
-
-def test_online_batches_are_fresh_every_epoch_and_reproducible():
-    def make(batch, generator):
-        return adding_problem(batch, 6, generator=generator)
-
-    stream = OnlineBatches(make, 4, 3, seed=7)
-    first, second = list(stream), list(stream)
-    assert len(stream) == 3 and len(first) == 3
-    assert not torch.equal(first[0][0], second[0][0])
-    assert torch.equal(first[0][0], next(iter(OnlineBatches(make, 4, 3, seed=7)))[0])
-
-
-# ----------------------------------------------------------------------------------------- models
-
-
-def test_indrnn_recipe_bounds_and_inits_the_recurrent_weights():
-    model = LongRangeModel("indrnn", 2, 16, 1, steps=100)
-    bound = 2 ** (1 / 100)
-    first, last = model.rnn.cells["l0"], model.rnn.cells["l1"]
-    assert model.rnn.num_layers == 2 and first.nonlinearity == "relu" and first.recurrent_max_abs == bound
-    assert 0 <= first.weight_hh.min() and first.weight_hh.max() <= bound
-    assert last.weight_hh.min() >= 1 / bound and last.weight_hh.max() <= bound
-    with torch.no_grad():
-        last.weight_hh.fill_(3.0)  # what a large update could do
-    callback = ConstrainIndRNN()
-    callback.on_step_end(type("T", (), {"model": model})(), 1, {})
-    assert torch.allclose(last.weight_hh, torch.full((16,), bound))
-    assert [type(c) for c in callbacks_for(model)] == [ConstrainIndRNN]
-    assert callbacks_for(LongRangeModel("lstm", 2, 4, 1)) == []
-
-
-def test_irnn_and_chrono_recipes():
-    irnn = LongRangeModel("irnn", 2, 8, 1).rnn.cells["l0"]
-    assert irnn.nonlinearity == "relu" and torch.equal(irnn.weight_hh, torch.eye(8))
-    assert irnn.weight_ih.abs().max() < 0.01 and irnn.bias_ih.abs().max() == 0
-    lstm = LongRangeModel("lstm", 2, 8, 1, steps=500, chrono=True).rnn.cells["l0"]
-    forget = lstm.bias_ih[8:16] + lstm.bias_hh[8:16]
-    assert 0 <= forget.min() and forget.max() <= math.log(499)  # log U(1, T - 1)
-    assert torch.allclose(lstm.bias_ih[:8], -lstm.bias_ih[8:16])
-
-
-def test_model_save_load_round_trip(tmp_path):
-    model = LongRangeModel("lru", 10, 8, 10, steps=30, objective="classification", readout="every",
-                           accuracy_steps=10)
-    x, y = copy_memory(3, 10)
-    model.save(tmp_path / "m")
-    loaded = rnnkit.load(tmp_path / "m")
-    assert torch.equal(loaded(x), model(x)) and loaded(x).shape == (3, 30, 10)
-    metrics = loaded.validation_step((x, y))
-    assert set(metrics) == {"loss", "accuracy", "recall_accuracy"}
-    with pytest.raises(ValueError, match="model: unknown model 'lsmt'"):
-        LongRangeModel("lsmt", 2, 4, 1)
-
-
-# ---------------------------------------------------------------------------------- the benchmark
 
 
 def test_a_gru_solves_the_adding_problem_at_small_t_and_the_run_stops_there():
@@ -282,25 +142,6 @@ def test_cli_bench_lists_benchmarks_and_rejects_unknown_ones(capsys):
     assert main(["bench", "--help"]) == 0 and "longrange" in capsys.readouterr().out
     assert main(["bench", "longrang"]) == 2
     assert "did you mean 'longrange'" in capsys.readouterr().err
-
-
-def test_train_cli_runs_the_registered_adding_task_with_the_indrnn_constraint(tmp_path):
-    assert {"adding", "copy", "smnist", "psmnist"} <= set(rnnkit.tasks.available_tasks())
-    assert get_task("adding").config_class().model == "indrnn"
-    # A huge learning rate pushes the recurrent weights far past the bound unless the task's callback
-    # (passed to the Trainer by `rnnkit train`) projects them back after every step.
-    code = main(["train", "--task", "adding", "--task.model", "indrnn", "--task.steps", "12", "--task.hidden-size",
-                 "4", "--task.batches-per-epoch", "3", "--task.test-size", "16", "--max-epochs", "2",
-                 "--batch-size", "8", "--lr", "0.5", "--plot", "false", "--quiet",
-                 "--output-dir", str(tmp_path / "run")])
-    assert code == 0
-    with (tmp_path / "run" / "metrics.csv").open() as handle:
-        logged = [r for r in csv.DictReader(handle) if r.get("val_loss")]
-    assert [int(r["step"]) for r in logged] == [3, 6] and all(math.isfinite(float(r["val_loss"])) for r in logged)
-    model = rnnkit.load(tmp_path / "run" / "model")
-    bound = 2 ** (1 / 12)
-    for cell in model.rnn.cells.values():
-        assert cell.weight_hh.abs().max() <= bound + 1e-6
 
 
 def test_a_callback_ends_training_after_the_epoch_with_should_stop():

@@ -12,8 +12,7 @@ import rnnkit
 from rnnkit.backends import choose_backend
 from rnnkit.backends.scan import chunked_scan, default_chunk_size, linear_scan, log_space_scan
 from rnnkit.layers import VariationalDropout, Zoneout
-
-from .conftest import max_diff
+from tests.conftest import max_diff
 
 F64 = torch.float64
 LINEAR_CELLS = [("mingru", {}), ("minlstm", {}), ("lru", {}), ("lru", {"output_size": 4, "r_min": 0.9, "r_max": 0.999})]

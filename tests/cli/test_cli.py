@@ -9,7 +9,7 @@ from pathlib import Path
 from rnnkit.cli import main
 from rnnkit.data import load_sunspots
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_embedded_sunspots_are_the_published_series():
