@@ -2,9 +2,10 @@
 
 Trains an LSTM (B=4, H=32) with the Trainer on ONE sequence per length — 10^4, 10^5 and 10^6
 steps by default — with ``tbptt_steps=100``, and, for contrast, full BPTT on the shorter lengths.
-Each run happens in a fresh process and reports that process's peak resident set size
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``), which counts everything torch allocates on the
-CPU (tracemalloc would miss torch's C++ allocations).
+Each run happens in a fresh process and reports that process's peak resident set size (``VmHWM``
+in ``/proc/self/status``, which counts everything torch allocates on the CPU; tracemalloc would
+miss torch's C++ allocations). Not ``getrusage().ru_maxrss``: Linux carries the parent's peak into
+it across fork and exec, so a child of a large process would report its parent's peak.
 
 The sequence is generated chunk by chunk (the model's ``time_slice`` synthesises steps
 ``[start, stop)`` of a noisy sine), so the input itself takes no memory that grows with length:
@@ -23,6 +24,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 from torch.nn import functional as F
@@ -57,6 +59,17 @@ class StreamingSine(RecurrentRegressor):
         return F.mse_loss(prediction, y), state
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident set size in MiB (``VmHWM``; ``ru_maxrss`` where there is no /proc)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def run_one(length: int, tbptt: int | None) -> dict:
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -68,14 +81,15 @@ def run_one(length: int, tbptt: int | None) -> dict:
     return {
         "length": length,
         "mode": f"TBPTT k={tbptt}" if tbptt else "full BPTT",
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        "peak_rss_mib": peak_rss_mib(),
         "steps": result.steps,
         "seconds": time.perf_counter() - start,
     }
 
 
-#: A process that only imports torch and rnnkit, printing its peak resident memory (KiB on Linux).
-IMPORT_PROBE = "import resource, rnnkit, torch; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+#: A process that only imports torch and rnnkit, printing its peak resident memory (VmHWM, kB; Linux).
+IMPORT_PROBE = ("import rnnkit, torch; print(next(line.split()[1] for line in open('/proc/self/status') "
+                "if line.startswith('VmHWM:')))")
 
 
 def import_baseline_mib(env: dict[str, str] | None = None) -> float:
@@ -106,7 +120,7 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     runs = [(n, args.tbptt) for n in args.lengths] + [(n, 0) for n in args.lengths if n <= args.full_up_to]
     baseline = import_baseline_mib(env)
-    print(f"LSTM B={BATCH} H={HIDDEN}, one sequence per run, fresh process each; peak RSS (ru_maxrss).")
+    print(f"LSTM B={BATCH} H={HIDDEN}, one sequence per run, fresh process each; peak RSS (VmHWM).")
     print(f"A process that only imports torch and rnnkit peaks at {baseline:.0f} MiB.\n")
     print(f"| {'mode':<14} | {'steps T':>9} | {'optimizer steps':>15} | {'peak RSS MiB':>12} "
           f"| {'above import':>12} | {'s':>6} |")
