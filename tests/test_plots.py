@@ -28,9 +28,10 @@ def test_a_missing_matplotlib_names_the_plots_extra(monkeypatch):
 def test_save_figure_writes_into_new_folders_at_the_given_resolution(tmp_path):
     figure, axis = pyplot().subplots(figsize=(2, 1))
     axis.plot([0, 1], [1, 0])
+    assert figure.number in pyplot().get_fignums()
     path = save_figure(figure, tmp_path / "a" / "b" / "line.png", dpi=50)
     assert _png_size(path) == (100, 50)
-    assert not pyplot().get_fignums()  # closed after saving
+    assert figure.number not in pyplot().get_fignums()  # closed after saving
 
 
 def test_training_curves_with_and_without_the_gradient_panel(tmp_path):
