@@ -28,7 +28,7 @@ from rnnkit.backends.fused import kernels_unavailable, run_fused
 from rnnkit.backends.loop import reverse_padded, run_layers, run_loop
 from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.backends.scan import chunked_scan, linear_scan, log_space_scan, run_scan, scan
-from rnnkit.backends.tuning import PREFERENCES, Preference, Workload
+from rnnkit.backends.tuning import Preference, Workload, measured_preferences
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.cells.kernel import LINEAR_FAMILIES, declared_kernel, kernel_declared
 from rnnkit.cells.linear import LinearRecurrentCell
@@ -178,7 +178,7 @@ def choose_backend(
     per_step_hooks: Sequence[str] = (),
     kernel_hooks: bool = True,
     workload: Workload | None = None,
-    preferences: Sequence[Preference] = PREFERENCES,
+    preferences: Sequence[Preference] | None = None,
 ) -> BackendChoice:
     """Pick the backend for a stack of cells, with the reason.
 
@@ -197,7 +197,8 @@ def choose_backend(
         kernel_hooks: whether every active per-step regulariser has a form the compiled kernels run.
         workload: device, batch, steps and whether gradients are taken, when known (the measured
             preferences depend on them).
-        preferences: the measured preferences to consult (default :data:`~rnnkit.backends.tuning.PREFERENCES`).
+        preferences: the measured preferences to consult (default: the table
+            :func:`~rnnkit.backends.tuning.measured_preferences`).
 
     Returns:
         The choice and why. Forcing a backend that cannot run these cells raises ``ValueError``.
@@ -221,6 +222,8 @@ def choose_backend(
             raise ValueError(f"backend={requested!r} is not available: {why}")
         return BackendChoice(requested, f"{rule.reason(cells)}; forced with backend={requested!r}")
     workload = workload or Workload()
+    if preferences is None:
+        preferences = measured_preferences()
     for preference in preferences:
         if preference.matches(cells[0], workload) and blocked(RULES[preference.backend]) is None:
             rule = RULES[preference.backend]
@@ -233,6 +236,12 @@ def choose_backend(
         if why not in reasons:
             reasons.append(why)
     return BackendChoice("loop", "; ".join(reasons))
+
+
+def __getattr__(name: str):
+    if name == "PREFERENCES":  # the measured table, read on first access
+        return measured_preferences()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -251,6 +260,7 @@ __all__ = [
     "kernels_unavailable",
     "linear_scan",
     "log_space_scan",
+    "measured_preferences",
     "native_mode",
     "reverse_padded",
     "run_fused",

@@ -9,11 +9,10 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from rnnkit.backends import CELL_RUNNERS, BackendChoice, Workload, check_backend_name, choose_backend
 from rnnkit.backends.fused import kernels_ready
-from rnnkit.backends.loop import run_layers
+from rnnkit.backends.loop import between_layers, run_layers
 from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.cells import CELLS, RecurrentCell, State, map_state, resolve_cell
 from rnnkit.layers.inputs import check_lengths, check_sequence_input, check_state, lengths_from_mask
@@ -381,6 +380,12 @@ class Recurrent(nn.Module, Saveable):
         out = out.transpose(0, 1) if self.batch_first else out
         return out, map_state(lambda *ts: torch.stack(ts), *finals)
 
+    def _between_layers(self, out: Tensor, layer_input: Tensor, index: int) -> Tensor:
+        return between_layers(
+            out, layer_input, index, self.num_layers, residual=self.residual, dropout=self.dropout,
+            training=self.training,
+        )
+
     def _forward_native(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         cells = list(self.cells.values())
         mode = native_mode(cells[0])
@@ -401,11 +406,7 @@ class Recurrent(nn.Module, Saveable):
                 num_layers=1, bidirectional=self.bidirectional, batch_first=self.batch_first, lengths=lengths,
             )
             finals.append(final)
-            if index > 0:
-                out = out + layer_input
-            if self.dropout > 0 and self.training and index < self.num_layers - 1:
-                out = F.dropout(out, self.dropout, training=True)
-            layer_input = out
+            layer_input = self._between_layers(out, layer_input, index)
         return layer_input, map_state(lambda *ts: torch.cat(ts), *finals)
 
     def step(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
@@ -451,11 +452,7 @@ class Recurrent(nn.Module, Saveable):
             stepper = self._hooked(cell, cell_state)
             y, final = stepper.step(stepper.project_input(x), cell_state)
             finals.append(final)
-            if self.residual and index > 0:
-                y = y + x
-            if self.dropout > 0 and self.training and index < self.num_layers - 1:
-                y = F.dropout(y, self.dropout, training=True)
-            x = y
+            x = self._between_layers(y, x, index)
         return x, map_state(lambda *ts: torch.stack(ts), *finals)
 
     def extra_repr(self) -> str:
