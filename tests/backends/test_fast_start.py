@@ -57,11 +57,14 @@ def test_a_published_library_is_found_only_while_its_hash_matches(tmp_path, monk
     assert cached_library() is None
 
 
-@pytest.mark.skipif(kernels_unavailable() is not None or cached_library() is None,
+@pytest.mark.skipif(kernels_unavailable() is not None or cached_library() is None or build.compiler() is None,
                     reason="needs the CPU kernels built and published in the user cache")
 def test_a_new_process_loads_the_cached_kernels_without_ninja(tmp_path):
     _publish_copy(tmp_path, cached_library())
-    # No compiler and no ninja on the path: the old route (cpp_extension.load) could not run at all.
+    # No ninja on the path (only the compiler): the old route (cpp_extension.load) could not run at all.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "c++").symlink_to(build.compiler())
     code = (
         "import sys, torch, rnnkit\n"
         "layer = rnnkit.Recurrent('layernorm_gru', 2, 3, backend='fused')\n"
@@ -71,5 +74,5 @@ def test_a_new_process_loads_the_cached_kernels_without_ninja(tmp_path):
         "close = torch.allclose(out, reference(torch.ones(1, 4, 2))[0], atol=1e-6)\n"
         "print(close, 'torch.utils.cpp_extension' in sys.modules)\n"
     )
-    out = _python(code, RNNKIT_CACHE_DIR=str(tmp_path), PATH=str(tmp_path), CXX="/nonexistent")
+    out = _python(code, RNNKIT_CACHE_DIR=str(tmp_path), PATH=str(bin_dir))
     assert out.split() == ["True", "False"]

@@ -17,6 +17,7 @@ from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.cells import CELLS, RecurrentCell, State, map_state, resolve_cell
 from rnnkit.layers.inputs import check_lengths, check_sequence_input, check_state, lengths_from_mask
 from rnnkit.layers.regularizers import HookedCell, Regularizer, regularizer_from_config
+from rnnkit.layers.stepping import state_matches, step_plan
 from rnnkit.serialization import Saveable, SerializationError, class_key
 
 
@@ -129,6 +130,10 @@ class Recurrent(nn.Module, Saveable):
             for cell_module in self.cells.values():
                 regularizer.check(cell_module)
         self.backend  # noqa: B018 - fail at construction if a forced backend cannot run this cell
+        # Streaming: each layer's step bound once (rnnkit.layers.stepping), and the state tails it expects.
+        self._step_plan = step_plan([self.cells[f"l{k}"] for k in range(num_layers)])
+        last = self.cells[f"l{num_layers - 1}"]
+        self._state_tails = tuple(last.state_shapes_for(())) if last.num_feature_axes == 1 else ()
 
     @classmethod
     def from_torch(cls, module: nn.RNNBase, *, backend: str = "auto") -> Recurrent:
@@ -304,6 +309,14 @@ class Recurrent(nn.Module, Saveable):
             ``(output, state)``: output ``(B, T, D * O)``, exactly zero past each sequence's end;
             the final state holds each sequence's state after its last real step.
         """
+        if (lengths is None and mask is None and self._requested_backend == "auto" and self._step_records is None
+                and isinstance(x, Tensor) and x.dim() == 3 and x.shape[1 if self.batch_first else 0] == 1):
+            # One step (streaming a sequence step by step through forward): the step path, without
+            # the per-sequence set-up of a backend. Same equations; forced backends run their own.
+            x_t = x[:, 0] if self.batch_first else x[0]
+            if self._quick_step_ok(x_t, state):
+                y, state = self._fast_step(x_t, state)
+                return y.unsqueeze(1 if self.batch_first else 0), state
         check_sequence_input(
             x, input_size=self.input_size, batch_first=self.batch_first, feature_axes=self.feature_axes
         )
@@ -428,6 +441,8 @@ class Recurrent(nn.Module, Saveable):
                 "step: a bidirectional layer cannot stream, since its backward direction reads the sequence "
                 "from its end; call the layer on whole sequences instead"
             )
+        if self._quick_step_ok(x, state):  # the usual case, checked in a few comparisons
+            return self._fast_step(x, state)
         rank = 1 + self.feature_axes
         if not isinstance(x, Tensor) or x.dim() != rank:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
@@ -445,12 +460,43 @@ class Recurrent(nn.Module, Saveable):
         )
         return self._with_sampled_weights(self._step, x, state)
 
+    def _quick_step_ok(self, x: object, state: State | None) -> bool:
+        """Whether one step's input (and state) are plainly right: a vector cell, the input size, the
+        parameters' dtype, the exact state shapes. Anything else takes the full checks."""
+        first = self._step_plan[0][1]
+        if not (isinstance(x, Tensor) and x.dim() == 2 and x.shape[1] == self.input_size and not self.bidirectional
+                and first.num_feature_axes == 1):
+            return False
+        weight = next((p for p in first._parameters.values() if p is not None), None)
+        if weight is not None and weight.dtype != x.dtype:
+            return False
+        return state is None or state_matches(state, self.num_layers, x.shape[0], self._state_tails, x)
+
+    def _fast_step(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        """:meth:`step` after :meth:`_quick_step_ok` passed."""
+        if state is None:
+            state = self.initial_state(x.shape[0], dtype=x.dtype, device=x.device)
+        else:
+            state_type = self._step_plan[0][1].state_type
+            if state_type is not None and not isinstance(state, state_type):
+                state = state_type(*state)
+        if self.regularizers:
+            return self._with_sampled_weights(self._step, x, state)
+        return self._step(x, state)
+
     def _step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        if self.num_layers == 1 and not self.regularizers:  # the common streaming layer, in the fewest ops
+            step, cell = self._step_plan[0]
+            y, final = step(cell, x, state[0] if isinstance(state, Tensor) else type(state)(*(t[0] for t in state)))
+            return y, final.unsqueeze(0) if isinstance(final, Tensor) else type(final)(*(t.unsqueeze(0) for t in final))
         finals = []
-        for index, (cell,) in enumerate(self._layers()):
+        for index, (step, cell) in enumerate(self._step_plan):
             cell_state = map_state(lambda t, i=index: t[i], state)
-            stepper = self._hooked(cell, cell_state)
-            y, final = stepper.step(stepper.project_input(x), cell_state)
+            stepper = self._hooked(cell, cell_state) if self.regularizers else cell
+            if stepper is cell:
+                y, final = step(cell, x, cell_state)
+            else:  # per-step regularisers bound for this call
+                y, final = stepper.step(stepper.project_input(x), cell_state)
             finals.append(final)
             x = self._between_layers(y, x, index)
         return x, map_state(lambda *ts: torch.stack(ts), *finals)

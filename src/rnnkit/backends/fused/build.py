@@ -131,12 +131,14 @@ def kernels_unavailable() -> str | None:
         return "the CPU kernels are disabled by RNNKIT_NO_KERNELS"
     if _state["failure"] is not None:
         return str(_state["failure"])
-    if _state["loaded"] or cached_library() is not None:
+    if _state["loaded"]:
         return None
     if sys.platform not in ("linux", "darwin"):
         return f"the CPU kernels are built only on Linux and macOS, not {sys.platform}"
     if compiler() is None:
         return "no C++ compiler found to build the CPU kernels (install g++ or set CXX)"
+    if cached_library() is not None:  # built before: loaded without ninja
+        return None
     from torch.utils.cpp_extension import is_ninja_available
 
     if not is_ninja_available():
