@@ -51,9 +51,9 @@ def test_step_keeps_its_errors():
     layer = rnnkit.Recurrent("lstm", 3, 4)
     with pytest.raises(ValueError, match="x: expected input_size=3 features"):
         layer.step(torch.randn(2, 5))
-    with pytest.raises(ValueError, match="state.h: expected shape"):
+    with pytest.raises(ValueError, match=r"state\.h: expected shape"):
         layer.step(torch.randn(2, 3), (torch.zeros(1, 3, 4), torch.zeros(1, 3, 4)))
-    with pytest.raises(TypeError, match="x: expected dtype torch.float32"):
+    with pytest.raises(TypeError, match=r"x: expected dtype torch\.float32"):
         layer.step(torch.randn(2, 3, dtype=F64))
     with pytest.raises(ValueError, match="input"):  # a length-1 forward of the wrong size: forward's own check
         layer(torch.randn(2, 1, 5))
@@ -86,7 +86,7 @@ def test_dropin_length_one_input_equals_torch(kind, num_layers, bias, batch_firs
 
 def test_dropin_unusual_inputs_take_torchs_path():
     layer = rnnkit.LSTM(3, 4, batch_first=True)
-    with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size"):
+    with pytest.raises(RuntimeError, match=r"input\.size\(-1\) must be equal to input_size"):
         layer(torch.randn(2, 1, 5))  # torch's own message
     with pytest.raises(RuntimeError, match="Expected hidden"):
         layer(torch.randn(2, 1, 3), (torch.zeros(1, 3, 4), torch.zeros(1, 3, 4)))

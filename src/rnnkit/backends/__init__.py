@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from rnnkit.backends import autotune
 from rnnkit.backends.fused import kernels_unavailable, run_fused
 from rnnkit.backends.loop import reverse_padded, run_layers, run_loop
 from rnnkit.backends.native import flat_weights, native_mode, run_native
@@ -171,6 +172,51 @@ def check_backend_name(backend: str) -> str:
     return backend
 
 
+def _blocked(
+    rule: BackendRule, cells: Sequence[RecurrentCell], per_step_hooks: Sequence[str], kernel_hooks: bool
+) -> str | None:
+    """Why ``rule``'s backend cannot run these cells with these per-step regularisers (``None``: it can)."""
+    why = rule.why_not(cells)
+    if why is None and per_step_hooks and not rule.per_step_hooks_ok:
+        why = "; ".join(per_step_hooks) + f", which the {rule.name} backend cannot do between steps"
+    if why is None and per_step_hooks and rule.kernel_hooks_only and not kernel_hooks:
+        why = "a per-step regulariser without a kernel form is active, which the fused backend cannot run"
+    return why
+
+
+def candidate_backends(
+    cells: Sequence[RecurrentCell], *, device: str, per_step_hooks: Sequence[str] = (), kernel_hooks: bool = True
+) -> list[str]:
+    """The backends that can run these cells on ``device`` (what auto-tuning times), in rule order.
+
+    Args:
+        cells: every cell of the stack.
+        device: ``"cpu"`` or ``"cuda"`` (Triton runs only on CUDA; the fused kernels only on the CPU).
+        per_step_hooks: as in :func:`choose_backend`.
+        kernel_hooks: as in :func:`choose_backend`.
+
+    Returns:
+        Names from ``native``, ``scan``, ``fused``, ``triton``, ``loop`` (``loop`` always).
+
+    Example:
+        >>> candidate_backends(rnnkit.Recurrent("lstm", 2, 3).cells.values(), device="cpu")  # doctest: +SKIP
+        ['native', 'fused', 'loop']
+    """
+    cells = list(cells)
+    names = []
+    for rule in (*AUTO_ORDER, TRITON):
+        if rule is TRITON and device != "cuda":
+            continue
+        if _blocked(rule, cells, per_step_hooks, kernel_hooks) is None:
+            names.append(rule.name)
+    return [*names, "loop"]
+
+
+def tuned_reason(backend: str, cells: Sequence[RecurrentCell]) -> str:
+    """What ``backend`` does for these cells (the first half of a tuned choice's reason)."""
+    return RULES[backend].reason(list(cells))
+
+
 def choose_backend(
     requested: str,
     cells: Sequence[RecurrentCell],
@@ -206,12 +252,7 @@ def choose_backend(
     check_backend_name(requested)
 
     def blocked(rule: BackendRule) -> str | None:
-        why = rule.why_not(cells)
-        if why is None and per_step_hooks and not rule.per_step_hooks_ok:
-            why = "; ".join(per_step_hooks) + f", which the {rule.name} backend cannot do between steps"
-        if why is None and per_step_hooks and rule.kernel_hooks_only and not kernel_hooks:
-            why = "a per-step regulariser without a kernel form is active, which the fused backend cannot run"
-        return why
+        return _blocked(rule, cells, per_step_hooks, kernel_hooks)
 
     if requested == "loop":
         return BackendChoice("loop", "forced with backend='loop'")
@@ -253,6 +294,8 @@ __all__ = [
     "BackendRule",
     "Preference",
     "Workload",
+    "autotune",
+    "candidate_backends",
     "check_backend_name",
     "choose_backend",
     "chunked_scan",
@@ -269,4 +312,5 @@ __all__ = [
     "run_native",
     "run_scan",
     "scan",
+    "tuned_reason",
 ]

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from rnnkit.backends import CELL_RUNNERS, BackendChoice, Workload, check_backend_name, choose_backend
+from rnnkit.backends import (
+    CELL_RUNNERS,
+    BackendChoice,
+    Workload,
+    autotune,
+    check_backend_name,
+    choose_backend,
+    tuned_reason,
+)
 from rnnkit.backends.fused import kernels_ready
 from rnnkit.backends.loop import between_layers, run_layers
 from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.cells import CELLS, RecurrentCell, State, map_state, resolve_cell
+from rnnkit.layers.autotuned import tune_layer, tuning_key
 from rnnkit.layers.inputs import check_lengths, check_sequence_input, check_state, lengths_from_mask
+from rnnkit.layers.recording import StepRecord, recording_steps  # noqa: F401 - re-exported (diagnostics imports it here)
 from rnnkit.layers.regularizers import HookedCell, Regularizer, regularizer_from_config
 from rnnkit.layers.stepping import state_matches, step_plan
 from rnnkit.serialization import Saveable, SerializationError, class_key
@@ -241,6 +250,12 @@ class Recurrent(nn.Module, Saveable):
             self._requested_backend, list(self.cells.values()), per_step_hooks=[h for h in hooks if h],
             kernel_hooks=all(r.kernel_supported for r in active), workload=workload,
         )
+        if self._requested_backend == "auto" and autotune.enabled():
+            tuning = tuning_key(self, workload)
+            decision = autotune.lookup(tuning[0]) if tuning is not None else None
+            if decision is not None and decision.backend in tuning[1]:
+                choice = BackendChoice(decision.backend, f"{tuned_reason(decision.backend, self.cells.values())}; "
+                                       f"{decision.evidence}")
         notes = [note for r in self.regularizers if (note := r.backend_note(self.training))]
         return BackendChoice(choice, "; ".join([choice.reason, *notes])) if notes else choice
 
@@ -359,6 +374,8 @@ class Recurrent(nn.Module, Saveable):
             device=x.device.type, batch=x.shape[batch_dim], steps=x.shape[1 - batch_dim],
             grad=torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters())),
         )
+        if self._step_records is None and self._requested_backend == "auto" and autotune.enabled():
+            tune_layer(self, x, state, lengths)  # once per new shape bucket on this machine
         # Recording per-step outputs (diagnostics) needs the reference loop: fused kernels and the
         # scan expose only whole sequences.
         backend = self.backend if self._step_records is None else "loop"
@@ -366,6 +383,10 @@ class Recurrent(nn.Module, Saveable):
             # The build failed: the reason is kept, "auto" now picks another backend and says why,
             # a forced "fused" raises with it.
             backend = self.backend
+        return self._run_on(backend, x, state, lengths)
+
+    def _run_on(self, backend: str, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        """Run the stack on the named backend (already chosen and checked)."""
         if backend == "native":
             return self._forward_native(x, state, lengths)
         x_tm = x.transpose(0, 1) if self.batch_first else x
@@ -509,50 +530,3 @@ class Recurrent(nn.Module, Saveable):
         options += ["batch_first=False"] if not self.batch_first else []
         options += [f"regularizers={list(self.regularizers)}"] if self.regularizers else []
         return ", ".join([*options, f"backend={str(self.backend)!r}"])
-
-
-class StepRecord:
-    """Per-step outputs of one ``Recurrent`` call, captured by :func:`recording_steps`.
-
-    Attributes:
-        layer: the ``Recurrent`` module that ran.
-        steps: ``steps[cell][t]`` is the output ``(B, O)`` of cell ``layer * D + direction`` at
-            time ``t`` (for the backward direction, ``t`` counts from the sequence's start when all
-            sequences are full length; with ``lengths`` it is the ``t``-th step read).
-    """
-
-    def __init__(self, layer: Recurrent, steps: list[list[Tensor]]) -> None:
-        self.layer = layer
-        self.steps = steps
-
-    def labels(self) -> list[str]:
-        """One label per cell: ``"layer 0"``, or ``"layer 0 forward"`` / ``"layer 0 backward"``."""
-        if not self.layer.bidirectional:
-            return [f"layer {k}" for k in range(self.layer.num_layers)]
-        return [f"layer {k} {d}" for k in range(self.layer.num_layers) for d in ("forward", "backward")]
-
-
-@contextmanager
-def recording_steps(module: nn.Module) -> Iterator[list[StepRecord]]:
-    """Record every layer's per-step outputs of each :class:`Recurrent` inside ``module``.
-
-    Within the block those layers run on the reference loop (the same function as the fused
-    kernel, which exposes only the last layer's outputs) and append a :class:`StepRecord` per call
-    to the yielded list. Outside the block nothing changes and nothing is slowed.
-
-    Example:
-        >>> layer = Recurrent("lstm", 2, 8, num_layers=2)
-        >>> with recording_steps(layer) as records:
-        ...     out, _ = layer(torch.randn(3, 5, 2))
-        >>> len(records[0].steps), len(records[0].steps[0])   # 2 layers, 5 steps
-        (2, 5)
-    """
-    layers = [m for m in module.modules() if isinstance(m, Recurrent)]
-    records: list[StepRecord] = []
-    for layer in layers:
-        layer._step_records = records
-    try:
-        yield records
-    finally:
-        for layer in layers:
-            layer._step_records = None

@@ -1,0 +1,245 @@
+"""Auto-tuning at first use: ``backend="auto"`` times the backends that can run a workload, once per machine.
+
+The way cuDNN's benchmark mode and Triton's autotuner work: the first time a layer meets a
+:func:`tuning_key` — device, CPU (or GPU) model, thread count, cell, dtype, grad mode, a size
+bucket of batch, steps and hidden size, the stack's depth and the backends that can run it — it
+runs each candidate backend on that very input a few times (:func:`measure`), keeps the fastest,
+and stores the decision in a JSON file beside the kernel cache
+(``<cache_dir>/autotune/decisions-<machine>.json``), shared by every process on the machine:
+writes take a file lock and replace the file atomically, so concurrent processes never lose or
+corrupt each other's decisions. ``layer.backend.reason`` then cites the times measured.
+
+Tuning is announced once per process on stderr and costs at most :data:`BUDGET_SECONDS` per new
+bucket (long sequences are timed on their first :data:`MAX_TIMED_STEPS` steps). It is off with
+``RNNKIT_AUTOTUNE=0`` and in deterministic runs (``torch.use_deterministic_algorithms``); the
+measured table (:mod:`rnnkit.backends.tuning`) then decides, as it does before any input is seen.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+#: Seconds of measurement per new bucket, all candidates together (``RNNKIT_AUTOTUNE_BUDGET`` overrides).
+BUDGET_SECONDS = 2.0
+#: Timed runs per candidate at most (after one warm-up run).
+REPEATS = 3
+#: Sequences longer than this are timed on their first this-many steps (the backends' costs grow
+#: linearly in the steps on the CPU, so the ranking holds; the budget would not).
+MAX_TIMED_STEPS = 512
+
+_memory: dict[str, dict] = {}
+_announced = {"done": False}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A tuned choice: the fastest backend and the times it was chosen on.
+
+    Attributes:
+        backend: the fastest backend.
+        seconds: the best time of each candidate (wall seconds per run).
+        shape: the input it was measured on, e.g. ``"B=8 T=256 H=128 (timed on 256 steps)"``.
+        date: when, ISO format.
+    """
+
+    backend: str
+    seconds: dict[str, float]
+    shape: str
+    date: str
+
+    @property
+    def evidence(self) -> str:
+        """The sentence for ``layer.backend.reason``."""
+        others = ", ".join(f"{name} {1e3 * t:.3g} ms" for name, t in sorted(self.seconds.items(), key=lambda i: i[1]))
+        return (f"auto-tuned on this machine: fastest of {others} at {self.shape}, {torch.get_num_threads()} "
+                f"thread(s), measured {self.date} (RNNKIT_AUTOTUNE=0 uses the static table)")
+
+
+def enabled() -> bool:
+    """Whether auto-tuning is on: not switched off by ``RNNKIT_AUTOTUNE=0``, not a deterministic run."""
+    if os.environ.get("RNNKIT_AUTOTUNE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return not torch.are_deterministic_algorithms_enabled()
+
+
+def budget() -> float:
+    """Seconds of measurement per new bucket (:data:`BUDGET_SECONDS`, or ``$RNNKIT_AUTOTUNE_BUDGET``)."""
+    try:
+        return float(os.environ.get("RNNKIT_AUTOTUNE_BUDGET", BUDGET_SECONDS))
+    except ValueError:
+        return BUDGET_SECONDS
+
+
+@functools.cache
+def processor() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Model", "Hardware")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def bucket(n: int) -> int:
+    """The size bucket of ``n``: the nearest power of 4 (1, 4, 16, 64, 256, 1024, 4096, ...)."""
+    return 4 ** round(math.log(max(n, 1), 4))
+
+
+def tuning_key(
+    *, device: torch.device, cell: str, dtype: torch.dtype, grad: bool, batch: int, steps: int, hidden: int,
+    cells: int, candidates: Sequence[str],
+) -> str:
+    """The key a decision is stored under (see the module docstring for what it holds).
+
+    Example:
+        >>> tuning_key(device=torch.device("cpu"), cell="GRUCell", dtype=torch.float32, grad=True, batch=8,
+        ...            steps=300, hidden=128, cells=1, candidates=("fused", "native", "loop"))  # doctest: +ELLIPSIS
+        'cpu|...|threads=...|GRUCell|float32|train|B16 T256 H128|cells=1|fused,loop,native'
+    """
+    if device.type == "cuda":
+        where = f"cuda|{torch.cuda.get_device_name(device)}"
+    else:
+        where = f"{device.type}|{processor()}|threads={torch.get_num_threads()}"
+    sizes = f"B{bucket(batch)} T{bucket(steps)} H{bucket(hidden)}"
+    mode = "train" if grad else "infer"
+    kind = str(dtype).removeprefix("torch.")
+    return f"{where}|{cell}|{kind}|{mode}|{sizes}|cells={cells}|{','.join(sorted(candidates))}"
+
+
+def decisions_file() -> Path:
+    """This machine's decisions, beside the kernel cache: ``<cache_dir>/autotune/decisions-<machine>.json``."""
+    from rnnkit.backends.fused.build import cache_dir
+
+    machine = hashlib.sha256(f"{platform.node()} {processor()} {torch.__version__}".encode()).hexdigest()[:12]
+    return cache_dir() / "autotune" / f"decisions-{machine}.json"
+
+
+def _read(path: Path) -> dict[str, dict]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def lookup(key: str) -> Decision | None:
+    """The stored decision for ``key``, if any (memory first, then this machine's file)."""
+    record = _memory.get(key)
+    if record is None:
+        record = _read(decisions_file()).get(key)
+        if record is None:
+            return None
+        _memory[key] = record
+    try:
+        return Decision(record["backend"], dict(record["seconds"]), record["shape"], record["date"])
+    except (KeyError, TypeError):
+        return None
+
+
+def store(key: str, decision: Decision) -> None:
+    """Record ``decision`` in memory and in this machine's file: under a file lock, merged with what
+    other processes wrote meanwhile, written to a temporary file and renamed over the old one."""
+    record = {"backend": decision.backend, "seconds": decision.seconds, "shape": decision.shape, "date": decision.date}
+    _memory[key] = record
+    path = decisions_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(path.with_suffix(".lock")):
+            merged = _read(path)
+            merged[key] = record
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            try:
+                with os.fdopen(handle, "w") as file:
+                    json.dump(merged, file, indent=1, sort_keys=True)
+                os.replace(temporary, path)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+    except OSError as error:  # a read-only cache: the decision still holds for this process
+        print(f"rnnkit: could not save the auto-tuning decision in {path} ({error})", file=sys.stderr, flush=True)
+
+
+class _locked:
+    """An exclusive ``flock`` on ``path`` for the ``with`` block (POSIX; elsewhere no lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        self.file = open(self.path, "a+")  # closed in __exit__
+        try:
+            import fcntl
+
+            fcntl.flock(self.file.fileno(), fcntl.LOCK_EX)
+        except ImportError:
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()  # closing releases the lock
+
+
+def announce() -> None:
+    """Say once per process that tuning runs, where it is kept and how to turn it off."""
+    if not _announced["done"]:
+        _announced["done"] = True
+        print(f"rnnkit: backend='auto' times the backends once per new shape bucket (at most {budget():.0f} s "
+              f"each; decisions cached in {decisions_file()}; RNNKIT_AUTOTUNE=0 turns this off)",
+              file=sys.stderr, flush=True)
+
+
+def measure(candidates: Sequence[str], run: Callable[[str], None], *, shape: str) -> Decision:
+    """Time ``run(backend)`` for each candidate and keep the fastest.
+
+    Each candidate runs once untimed (a first call may load kernels or build oneDNN primitives),
+    then up to :data:`REPEATS` timed runs while its share of :func:`budget` lasts; its time is the
+    best of those (the least disturbed by other processes). A candidate that raises is dropped.
+
+    Args:
+        candidates: backends that can run the workload.
+        run: runs the workload once on the named backend (forward, and backward when training).
+        shape: what was run, for the record.
+
+    Returns:
+        The :class:`Decision`. Raises ``RuntimeError`` if every candidate failed.
+    """
+    share = budget() / max(len(candidates), 1)
+    seconds: dict[str, float] = {}
+    with torch.random.fork_rng(devices=[]):  # dropout masks drawn here leave the caller's stream alone
+        for name in candidates:
+            try:
+                start = time.perf_counter()
+                run(name)
+                first = time.perf_counter() - start
+                if first > share:  # one run is all the budget allows (its one-time costs included)
+                    seconds[name] = first
+                    continue
+                times = []
+                spent = first
+                while len(times) < REPEATS and (not times or spent + times[-1] <= share):
+                    start = time.perf_counter()
+                    run(name)
+                    times.append(time.perf_counter() - start)
+                    spent += times[-1]
+                seconds[name] = min(times)
+            except Exception:  # a backend that cannot run this input is no candidate
+                continue
+    if not seconds:
+        raise RuntimeError(f"auto-tuning: none of {list(candidates)} could run {shape}")
+    best = min(seconds, key=seconds.__getitem__)
+    return Decision(best, seconds, shape, datetime.date.today().isoformat())
