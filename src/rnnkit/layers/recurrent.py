@@ -127,6 +127,8 @@ class Recurrent(nn.Module, Saveable):
         # The last forward's device, batch, steps and grad mode: the measured preferences of
         # backend="auto" depend on them (rnnkit.backends.tuning).
         self._workload: Workload | None = None
+        # Choices already made, by workload, mode, threads, tuning switch, dtype and device (backend_for).
+        self._choices: dict[tuple, BackendChoice] = {}
         self.cells = nn.ModuleDict()
         layer_input = input_size
         for layer in range(num_layers):
@@ -138,11 +140,11 @@ class Recurrent(nn.Module, Saveable):
         for regularizer in regularizers:
             for cell_module in self.cells.values():
                 regularizer.check(cell_module)
-        self.backend  # noqa: B018 - fail at construction if a forced backend cannot run this cell
         # Streaming: each layer's step bound once (rnnkit.layers.stepping), and the state tails it expects.
         self._step_plan = step_plan([self.cells[f"l{k}"] for k in range(num_layers)])
         last = self.cells[f"l{num_layers - 1}"]
         self._state_tails = tuple(last.state_shapes_for(())) if last.num_feature_axes == 1 else ()
+        self.backend  # noqa: B018 - fail at construction if a forced backend cannot run this cell
 
     @classmethod
     def from_torch(cls, module: nn.RNNBase, *, backend: str = "auto") -> Recurrent:
@@ -244,6 +246,26 @@ class Recurrent(nn.Module, Saveable):
         if workload is None:
             parameter = next(self.parameters(), None)
             workload = Workload(device=parameter.device.type if parameter is not None else "cpu")
+        memo = self._memo_key(workload)
+        choice = self._choices.get(memo)
+        if choice is None:
+            choice, final = self._choose(workload)
+            if final:  # not an "auto" still waiting for its measurement
+                if len(self._choices) > 256:  # many distinct lengths: start over rather than grow
+                    self._choices.clear()
+                self._choices[memo] = choice
+        return choice
+
+    def _memo_key(self, workload: Workload) -> tuple:
+        # Everything the choice depends on besides the (fixed) cells and regularisers.
+        first = self._step_plan[0][1]
+        weight = next((p for p in first._parameters.values() if p is not None), None)
+        where = (weight.dtype, weight.device) if weight is not None else None
+        return workload, self.training, torch.get_num_threads(), autotune.enabled(), where
+
+    def _choose(self, workload: Workload) -> tuple[BackendChoice, bool]:
+        """The choice for ``workload`` and whether it is final (``False``: tuning for it has not run yet)."""
+        final = True
         hooks = [r.per_step_reason(self.training) for r in self.regularizers]
         active = [r for r, h in zip(self.regularizers, hooks, strict=True) if h]
         choice = choose_backend(
@@ -256,8 +278,14 @@ class Recurrent(nn.Module, Saveable):
             if decision is not None and decision.backend in tuning[1]:
                 choice = BackendChoice(decision.backend, f"{tuned_reason(decision.backend, self.cells.values())}; "
                                        f"{decision.evidence}")
+            final = tuning is None or decision is not None
         notes = [note for r in self.regularizers if (note := r.backend_note(self.training))]
-        return BackendChoice(choice, "; ".join([choice.reason, *notes])) if notes else choice
+        return (BackendChoice(choice, "; ".join([choice.reason, *notes])) if notes else choice), final
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_choices"] = {}  # remembered choices: rebuilt on use (and BackendChoice does not pickle)
+        return state
 
     @property
     def feature_axes(self) -> int:
@@ -374,7 +402,8 @@ class Recurrent(nn.Module, Saveable):
             device=x.device.type, batch=x.shape[batch_dim], steps=x.shape[1 - batch_dim],
             grad=torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters())),
         )
-        if self._step_records is None and self._requested_backend == "auto" and autotune.enabled():
+        if (self._step_records is None and self._requested_backend == "auto" and autotune.enabled()
+                and self._memo_key(self._workload) not in self._choices):
             tune_layer(self, x, state, lengths)  # once per new shape bucket on this machine
         # Recording per-step outputs (diagnostics) needs the reference loop: fused kernels and the
         # scan expose only whole sequences.
@@ -382,6 +411,7 @@ class Recurrent(nn.Module, Saveable):
         if backend == "fused" and not kernels_ready():  # built on first use, announced on stderr
             # The build failed: the reason is kept, "auto" now picks another backend and says why,
             # a forced "fused" raises with it.
+            self._choices.clear()
             backend = self.backend
         return self._run_on(backend, x, state, lengths)
 
