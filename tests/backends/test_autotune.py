@@ -106,19 +106,24 @@ def test_off_with_the_switch_and_in_deterministic_runs(tuning, monkeypatch):
 
 
 def test_measure_keeps_the_fastest_within_the_budget(monkeypatch):
-    monkeypatch.setenv("RNNKIT_AUTOTUNE_BUDGET", "0.3")
-    pause = {"slow": 0.03, "fast": 0.01, "broken": None}
+    monkeypatch.setenv("RNNKIT_AUTOTUNE_BUDGET", "0.6")
+    monkeypatch.setattr(autotune, "clock", lambda: time.perf_counter)  # sleeping takes no CPU time
+    pause = {"slow": 0.03, "fast": 0.01, "too slow": 0.2, "broken": None}
+    calls = dict.fromkeys(pause, 0)
 
     def run(name):
+        calls[name] += 1
         if pause[name] is None:
             raise RuntimeError("cannot run")
         time.sleep(pause[name])
 
     start = time.perf_counter()
-    decision = autotune.measure(["slow", "fast", "broken"], run, shape="B=1 T=1 H=1")
-    assert time.perf_counter() - start < 0.3 + 0.2  # the budget, plus at most one run's overshoot
-    assert decision.backend == "fast" and set(decision.seconds) == {"slow", "fast"}
+    decision = autotune.measure(["slow", "fast", "too slow", "broken"], run, shape="B=1 T=1 H=1")
+    assert time.perf_counter() - start < 0.6 + 0.1  # the budget, plus at most one round's overshoot
+    assert decision.backend == "fast" and set(decision.seconds) == {"slow", "fast", "too slow"}
     assert decision.seconds["fast"] >= 0.01 and decision.seconds["slow"] >= 0.03
+    # Above its share of the budget (0.6 / 4) a candidate runs once; the others warm up, then 3+ rounds.
+    assert calls["too slow"] == 1 and calls["broken"] == 1 and calls["fast"] == calls["slow"] >= 1 + 3
 
 
 WRITER = """

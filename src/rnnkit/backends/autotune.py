@@ -9,7 +9,8 @@ and stores the decision in a JSON file beside the kernel cache
 writes take a file lock and replace the file atomically, so concurrent processes never lose or
 corrupt each other's decisions. ``layer.backend.reason`` then cites the times measured.
 
-Tuning is announced once per process on stderr and costs at most :data:`BUDGET_SECONDS` per new
+Times are CPU time at one intra-op thread and wall time with more (:func:`clock`). Tuning is
+announced once per process on stderr and costs at most :data:`BUDGET_SECONDS` per new
 bucket (long sequences are timed on their first :data:`MAX_TIMED_STEPS` steps). It is off with
 ``RNNKIT_AUTOTUNE=0`` and in deterministic runs (``torch.use_deterministic_algorithms``); the
 measured table (:mod:`rnnkit.backends.tuning`) then decides, as it does before any input is seen.
@@ -35,8 +36,12 @@ import torch
 
 #: Seconds of measurement per new bucket, all candidates together (``RNNKIT_AUTOTUNE_BUDGET`` overrides).
 BUDGET_SECONDS = 2.0
-#: Timed runs per candidate at most (after one warm-up run).
+#: Timed runs per candidate at least (after one warm-up run), while the budget lasts.
 REPEATS = 3
+#: Timed rounds continue until they have taken this long (small workloads: many runs, less noise) ...
+MIN_SECONDS = 0.2
+#: ... or this many rounds.
+MAX_ROUNDS = 50
 #: Sequences longer than this are timed on their first this-many steps (the backends' costs grow
 #: linearly in the steps on the CPU, so the ranking holds; the budget would not).
 MAX_TIMED_STEPS = 512
@@ -51,7 +56,7 @@ class Decision:
 
     Attributes:
         backend: the fastest backend.
-        seconds: the best time of each candidate (wall seconds per run).
+        seconds: the best time of each candidate (seconds per run, on :func:`clock`).
         shape: the input it was measured on, e.g. ``"B=8 T=256 H=128 (timed on 256 steps)"``.
         date: when, ISO format.
     """
@@ -123,7 +128,10 @@ def tuning_key(
 
 
 def decisions_file() -> Path:
-    """This machine's decisions, beside the kernel cache: ``<cache_dir>/autotune/decisions-<machine>.json``."""
+    """This machine's decisions, beside the kernel cache: ``<cache_dir>/autotune/decisions-<machine>.json``
+    (``$RNNKIT_AUTOTUNE_FILE`` names another file, e.g. a benchmark's fresh one)."""
+    if os.environ.get("RNNKIT_AUTOTUNE_FILE"):
+        return Path(os.environ["RNNKIT_AUTOTUNE_FILE"])
     from rnnkit.backends.fused.build import cache_dir
 
     machine = hashlib.sha256(f"{platform.node()} {processor()} {torch.__version__}".encode()).hexdigest()[:12]
@@ -203,12 +211,21 @@ def announce() -> None:
               file=sys.stderr, flush=True)
 
 
+def clock() -> Callable[[], float]:
+    """The clock tuning reads: CPU time of this process at one intra-op thread (the work is all in
+    this thread, and other processes' load does not inflate it), wall time with more threads (CPU
+    time would add the threads up, and count their spin-waits)."""
+    return time.process_time if torch.get_num_threads() == 1 else time.perf_counter
+
+
 def measure(candidates: Sequence[str], run: Callable[[str], None], *, shape: str) -> Decision:
     """Time ``run(backend)`` for each candidate and keep the fastest.
 
-    Each candidate runs once untimed (a first call may load kernels or build oneDNN primitives),
-    then up to :data:`REPEATS` timed runs while its share of :func:`budget` lasts; its time is the
-    best of those (the least disturbed by other processes). A candidate that raises is dropped.
+    Each candidate runs once first (a first call may load kernels or build oneDNN primitives);
+    one whose first run exceeds its share of :func:`budget` keeps that time. The others are then
+    timed round-robin, at least :data:`REPEATS` rounds and until the rounds took
+    :data:`MIN_SECONDS` (at most :data:`MAX_ROUNDS`, never past the budget); each keeps its best
+    run (the least disturbed by other processes). A candidate that raises is dropped.
 
     Args:
         candidates: backends that can run the workload.
@@ -218,27 +235,34 @@ def measure(candidates: Sequence[str], run: Callable[[str], None], *, shape: str
     Returns:
         The :class:`Decision`. Raises ``RuntimeError`` if every candidate failed.
     """
-    share = budget() / max(len(candidates), 1)
+    total = budget()
+    share = total / max(len(candidates), 1)
+    now, begin = clock(), time.perf_counter()
     seconds: dict[str, float] = {}
+    rounds: list[str] = []  # candidates still timed round by round
     with torch.random.fork_rng(devices=[]):  # dropout masks drawn here leave the caller's stream alone
-        for name in candidates:
+        for name in candidates:  # warm-up: loads kernels, builds oneDNN primitives, allocates
             try:
-                start = time.perf_counter()
+                start = now()
                 run(name)
-                first = time.perf_counter() - start
-                if first > share:  # one run is all the budget allows (its one-time costs included)
-                    seconds[name] = first
-                    continue
-                times = []
-                spent = first
-                while len(times) < REPEATS and (not times or spent + times[-1] <= share):
-                    start = time.perf_counter()
-                    run(name)
-                    times.append(time.perf_counter() - start)
-                    spent += times[-1]
-                seconds[name] = min(times)
+                seconds[name] = now() - start
             except Exception:  # a backend that cannot run this input is no candidate
                 continue
+            if seconds[name] <= share:  # slower ones keep their one run: too slow to matter
+                rounds.append(name)
+        timed = dict.fromkeys(rounds, 0)
+        # Round-robin (the machine's noise hits all alike) until each has REPEATS runs and the
+        # rounds have taken MIN_SECONDS, or MAX_ROUNDS, never past the budget.
+        while rounds and time.perf_counter() - begin < total:
+            for name in rounds:
+                start = now()
+                run(name)
+                elapsed = now() - start
+                seconds[name] = elapsed if timed[name] == 0 else min(seconds[name], elapsed)
+                timed[name] += 1
+            done = min(timed.values())
+            if done >= MAX_ROUNDS or (done >= REPEATS and time.perf_counter() - begin >= MIN_SECONDS):
+                break
     if not seconds:
         raise RuntimeError(f"auto-tuning: none of {list(candidates)} could run {shape}")
     best = min(seconds, key=seconds.__getitem__)
