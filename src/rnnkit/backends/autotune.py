@@ -42,6 +42,10 @@ REPEATS = 3
 MIN_SECONDS = 0.2
 #: ... or this many rounds.
 MAX_ROUNDS = 50
+#: Runs shorter than this (seconds) are timed right after an untimed run of the same candidate:
+#: measured, a short run that follows another backend's (the loop's many small tensors) took up
+#: to 1.6x its time after a run of its own, which decided small buckets by the order of the rounds.
+SHORT_RUN = 0.05
 #: Sequences longer than this are timed on their first this-many steps (the backends' costs grow
 #: linearly in the steps on the CPU, so the ranking holds; the budget would not).
 MAX_TIMED_STEPS = 512
@@ -255,6 +259,8 @@ def measure(candidates: Sequence[str], run: Callable[[str], None], *, shape: str
         # rounds have taken MIN_SECONDS, or MAX_ROUNDS, never past the budget.
         while rounds and time.perf_counter() - begin < total:
             for name in rounds:
+                if seconds[name] < SHORT_RUN:  # re-warm after the previous candidate (see SHORT_RUN)
+                    run(name)
                 start = now()
                 run(name)
                 elapsed = now() - start
