@@ -39,7 +39,7 @@ BUDGET_SECONDS = 2.0
 #: Timed runs per candidate at least (after one warm-up run), while the budget lasts.
 REPEATS = 3
 #: Timed rounds continue until they have taken this long (small workloads: many runs, less noise) ...
-MIN_SECONDS = 0.2
+MIN_SECONDS = 0.5
 #: ... or this many rounds.
 MAX_ROUNDS = 50
 #: Runs shorter than this (seconds) are timed right after an untimed run of the same candidate:
