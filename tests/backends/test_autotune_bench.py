@@ -37,3 +37,17 @@ def test_a_real_point_times_every_candidate_and_auto(monkeypatch, tmp_path):
     assert {"native", "loop"} <= set(point.seconds) and point.auto_backend in point.seconds
     assert point.ratio == point.auto_seconds / min(point.seconds.values())
     assert (tmp_path / "decisions.json").exists()  # auto tuned itself at first use
+
+
+def test_runs_saved_as_json_are_combined_into_one_report(tmp_path):
+    import dataclasses
+    import json
+
+    first, second = tmp_path / "one.json", tmp_path / "two.json"
+    first.write_text(json.dumps([dataclasses.asdict(_point(1.0))]))
+    second.write_text(json.dumps([dataclasses.asdict(_point(1.5, threads=2, auto="fused"))]))
+    assert autotune_bench.main(["--from-json", f"{first},{second}", "--output-dir", str(tmp_path / "out")]) == 0
+    report = (tmp_path / "out" / "auto.md").read_text()
+    assert "- all points: worst 1.50x" in report
+    assert "| lstm | 2 | train | 8 | 256 | 64 | native | 10.00 | fused | 1.50x |" in report
+    assert len(json.loads((tmp_path / "out" / "auto.json").read_text())) == 2

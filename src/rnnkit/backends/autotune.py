@@ -42,9 +42,10 @@ REPEATS = 3
 MIN_SECONDS = 0.5
 #: ... or this many rounds.
 MAX_ROUNDS = 50
-#: Runs shorter than this (seconds) are timed right after an untimed run of the same candidate:
-#: measured, a short run that follows another backend's (the loop's many small tensors) took up
-#: to 1.6x its time after a run of its own, which decided small buckets by the order of the rounds.
+#: Runs shorter than this (seconds) are timed right after an untimed run of the same candidate, and
+#: the order rotates every round: measured, a short run that follows the loop's (its many small
+#: tensors) took 1.1-1.6x its time after its own, even after one untimed run, which decided small
+#: buckets by their place in the round.
 SHORT_RUN = 0.05
 #: Sequences longer than this are timed on their first this-many steps (the backends' costs grow
 #: linearly in the steps on the CPU, so the ranking holds; the budget would not).
@@ -257,8 +258,10 @@ def measure(candidates: Sequence[str], run: Callable[[str], None], *, shape: str
         timed = dict.fromkeys(rounds, 0)
         # Round-robin (the machine's noise hits all alike) until each has REPEATS runs and the
         # rounds have taken MIN_SECONDS, or MAX_ROUNDS, never past the budget.
+        turn = 0
         while rounds and time.perf_counter() - begin < total:
-            for name in rounds:
+            turn += 1
+            for name in rounds[turn % len(rounds):] + rounds[:turn % len(rounds)]:  # rotated, see SHORT_RUN
                 if seconds[name] < SHORT_RUN:  # re-warm after the previous candidate (see SHORT_RUN)
                     run(name)
                 start = now()

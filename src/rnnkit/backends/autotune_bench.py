@@ -5,9 +5,9 @@ every backend that can run the cell is forced in turn (``Recurrent(..., backend=
 weights), and ``backend="auto"`` runs beside them; auto first tunes itself on that input (its
 measurement at first use, :mod:`rnnkit.backends.autotune`, timed separately as the tuning cost).
 Then all variants are timed round-robin in the same process (one run of each in turn, so the
-machine's noise hits all alike; the first round is a warm-up; a run under 50 ms is timed right
-after an untimed run of the same variant, since one that follows another variant's run measured up
-to 1.6x slower), and each keeps its best run. The
+machine's noise hits all alike; the first round is a warm-up; the order rotates every round and a
+run under 50 ms is timed right after an untimed run of the same variant, since a run that follows
+the loop's measured 1.1-1.6x slower), and each keeps its best run. The
 point's ratio is auto's time over the fastest forced backend's: 1.00 means auto chose the fastest
 and costs nothing on top; above, it chose worse or its bookkeeping costs. Training is forward +
 ``autograd.grad`` of the sum; inference is forward under ``no_grad``. Times are the tuner's clock:
@@ -140,7 +140,9 @@ def measure_point(
     start, round_ = time.perf_counter(), 0
     # At least `repeats` timed rounds; more (up to 4x) while the point has used under POINT_SECONDS.
     while round_ <= repeats or (round_ <= 4 * repeats and time.perf_counter() - start < POINT_SECONDS):
-        for name, run in variants.items():
+        names = list(variants)
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:  # rotated (autotune.SHORT_RUN)
+            run = variants[name]
             if best[name] < autotune.SHORT_RUN:  # as the tuner does: re-warm after another variant
                 run()
             elapsed = _time(run)
