@@ -48,8 +48,15 @@ MAX_ROUNDS = 50
 #: buckets by their place in the round.
 SHORT_RUN = 0.05
 #: Sequences longer than this are timed on their first this-many steps (the backends' costs grow
-#: linearly in the steps on the CPU, so the ranking holds; the budget would not).
-MAX_TIMED_STEPS = 512
+#: linearly in the steps on the CPU, so the ranking holds; the budget would not) ...
+MAX_TIMED_STEPS = 256
+#: ... and on at most this many batch x steps (but 32 steps at least).
+MAX_TIMED_ROWS = 8192
+
+
+def timed_steps(batch: int, steps: int) -> int:
+    """How many of a workload's first steps tuning times (see :data:`MAX_TIMED_STEPS`)."""
+    return min(steps, MAX_TIMED_STEPS, max(32, MAX_TIMED_ROWS // max(batch, 1)))
 
 _memory: dict[str, dict] = {}
 _announced = {"done": False}
@@ -226,11 +233,12 @@ def clock() -> Callable[[], float]:
 def measure(candidates: Sequence[str], run: Callable[[str], None], *, shape: str) -> Decision:
     """Time ``run(backend)`` for each candidate and keep the fastest.
 
-    Each candidate runs once first (a first call may load kernels or build oneDNN primitives);
-    one whose first run exceeds its share of :func:`budget` keeps that time. The others are then
-    timed round-robin, at least :data:`REPEATS` rounds and until the rounds took
-    :data:`MIN_SECONDS` (at most :data:`MAX_ROUNDS`, never past the budget); each keeps its best
-    run (the least disturbed by other processes). A candidate that raises is dropped.
+    Each candidate runs once untimed (a first call may load kernels, build oneDNN primitives or
+    fault in fresh workspace pages), then once timed (all within twice :func:`budget`); those
+    within their share of the budget are timed further, round-robin, at least :data:`REPEATS`
+    rounds and until the rounds took :data:`MIN_SECONDS` (at most :data:`MAX_ROUNDS`, never past
+    the budget). Each keeps its best timed run (the least disturbed by other processes). A
+    candidate that raises is dropped.
 
     Args:
         candidates: backends that can run the workload.
@@ -242,26 +250,34 @@ def measure(candidates: Sequence[str], run: Callable[[str], None], *, shape: str
     """
     total = budget()
     share = total / max(len(candidates), 1)
-    now, begin = clock(), time.perf_counter()
+    now = clock()  # the budget is counted on the same clock as the runs: CPU time at one thread
+    begin = now()
     seconds: dict[str, float] = {}
-    rounds: list[str] = []  # candidates still timed round by round
+    rounds: list[str] = []  # candidates that ran
     with torch.random.fork_rng(devices=[]):  # dropout masks drawn here leave the caller's stream alone
-        for name in candidates:  # warm-up: loads kernels, builds oneDNN primitives, allocates
+        for name in candidates:  # warm-up: loads kernels, builds oneDNN primitives, allocates workspaces
             try:
                 start = now()
                 run(name)
                 seconds[name] = now() - start
+                rounds.append(name)
             except Exception:  # a backend that cannot run this input is no candidate
                 continue
-            if seconds[name] <= share:  # slower ones keep their one run: too slow to matter
-                rounds.append(name)
         timed = dict.fromkeys(rounds, 0)
-        # Round-robin (the machine's noise hits all alike) until each has REPEATS runs and the
-        # rounds have taken MIN_SECONDS, or MAX_ROUNDS, never past the budget.
+        # Round-robin, rotated (the machine's noise hits all alike; see SHORT_RUN). The first round
+        # times every candidate warm (a first run pays one-time costs, e.g. fresh workspace pages),
+        # within twice the budget; later rounds stay within the budget and skip candidates slower
+        # than their share, until each has REPEATS runs and the rounds took MIN_SECONDS.
         turn = 0
-        while rounds and time.perf_counter() - begin < total:
+        while rounds:
+            elapsed = now() - begin
+            if elapsed >= 2 * total or (turn > 0 and elapsed >= total):
+                break
             turn += 1
-            for name in rounds[turn % len(rounds):] + rounds[:turn % len(rounds)]:  # rotated, see SHORT_RUN
+            active = [n for n in rounds if not (timed[n] and seconds[n] > share)]
+            if not active:
+                break
+            for name in active[turn % len(active):] + active[:turn % len(active)]:
                 if seconds[name] < SHORT_RUN:  # re-warm after the previous candidate (see SHORT_RUN)
                     run(name)
                 start = now()
@@ -269,8 +285,8 @@ def measure(candidates: Sequence[str], run: Callable[[str], None], *, shape: str
                 elapsed = now() - start
                 seconds[name] = elapsed if timed[name] == 0 else min(seconds[name], elapsed)
                 timed[name] += 1
-            done = min(timed.values())
-            if done >= MAX_ROUNDS or (done >= REPEATS and time.perf_counter() - begin >= MIN_SECONDS):
+            done = min(timed[n] for n in active)
+            if done >= MAX_ROUNDS or (done >= REPEATS and now() - begin >= MIN_SECONDS):
                 break
     if not seconds:
         raise RuntimeError(f"auto-tuning: none of {list(candidates)} could run {shape}")

@@ -61,7 +61,7 @@ def tune_layer(layer: Recurrent, x: Tensor, state: State, lengths: Tensor | None
     key, candidates = tuning
     autotune.announce()
     time_dim = 1 if layer.batch_first else 0
-    steps = min(workload.steps, autotune.MAX_TIMED_STEPS)
+    steps = autotune.timed_steps(workload.batch, workload.steps)
     timed_x = x.narrow(time_dim, 0, steps)
     timed_lengths = None if lengths is None else lengths.clamp(max=steps)
     params = [p for p in layer.parameters() if p.requires_grad]
