@@ -246,7 +246,8 @@ def plot(points: Sequence[Point], path: Path) -> Path:
     ax.axhline(1.05, color="red", linewidth=1, label="target 1.05x")
     ax.axhline(1.0, color="gray", linewidth=0.5)
     ax.set_xlabel("grid points, sorted by ratio")
-    ax.set_ylabel("auto / fastest forced backend")
+    ax.set_yscale("log")  # two-sided noise and far outliers alike
+    ax.set_ylabel("auto / fastest forced backend (log scale)")
     ax.set_title(f"rnnkit bench auto ({autotune.processor()})", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
