@@ -91,10 +91,32 @@ def test_known_covariates_are_required_for_the_future():
     assert np.isfinite(model.predict(covariates=promo).to_numpy()).all()
 
 
-def test_short_series_error_states_the_minimum_length():
-    with pytest.raises(SeriesError, match=r"has 40 points; the model needs at least context_length \+ season_length"
-                                          r" \+ horizon = 24 \+ 12 \+ 6 = 42"):
-        Forecaster(6, season_length=12, **TINY).fit(seasonal_series(n=40))
+def test_series_shorter_than_one_window_are_padded_not_refused():
+    # 40 points < context 24 + season 12 + horizon 6: trained and forecast from padded contexts.
+    model = Forecaster(6, season_length=12, **TINY).fit(seasonal_series(n=40))
+    assert np.isfinite(model.predict().to_numpy()).all() and model.short_series_ == []
+    # A padded window equals the full window's observed part, with the padding flagged unobserved.
+    from rnnkit.data.windows import build_arrays, make_window
+
+    collection = to_collection(seasonal_series(n=40))
+    arrays = build_arrays(collection, use_calendar=False)[0]
+    window = make_window(arrays, 10, context=24, horizon=6, scale=1.0, impute=False)
+    assert window["past_observed"][:14].sum() == 0 and window["past_observed"][14:].all()
+    level = float(collection.values[0][:10].mean())
+    np.testing.assert_allclose(window["past_target"][14:].numpy(), collection.values[0][:10] - level, rtol=1e-5)
+
+
+def test_a_series_of_at_most_one_horizon_is_forecast_and_reported():
+    long = seasonal_series(n=80, name="a")
+    tiny = seasonal_series(n=5, name="b")
+    frame = pd.concat([long.rename("y").to_frame().assign(id="a"), tiny.rename("y").to_frame().assign(id="b")])
+    frame = frame.rename_axis("t").reset_index()
+    model = Forecaster(6, season_length=12, **TINY).fit(frame, id_col="id", time_col="t", value_col="y")
+    assert model.short_series_ == ["b"]
+    forecast = model.predict()
+    assert np.isfinite(forecast.to_numpy()).all() and len(forecast.xs("b", level="id")) == 6
+    with pytest.raises(SeriesError, match="every series has at most horizon = 6 points"):
+        Forecaster(6, **TINY).fit(seasonal_series(n=6))
 
 
 def test_constant_series_and_missing_values_give_finite_forecasts():

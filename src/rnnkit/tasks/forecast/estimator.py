@@ -42,6 +42,8 @@ class ForecasterConfig:
     val_fraction: float = 0.1
     num_samples: int = 200
     ensemble: int = 1
+    level: str = "mean"
+    min_context_length: int | None = None
     seed: int = 0
     progress: bool = False
     trainer_options: dict = field(default_factory=dict)
@@ -102,6 +104,11 @@ class Forecaster(Estimator):
         num_samples: sample paths per forecast for the autoregressive decoder.
         ensemble: train this many networks from different initial weights and average their
             forecasts (means and quantiles); costs that many times the training time.
+        level: what each window is centred on: ``"mean"`` of its observed context or its
+            ``"last"`` observed value (better for trending series, e.g. yearly data).
+        min_context_length: let training windows start once this many steps are observed, with
+            the rest of the context padded (default: only full contexts); more windows from short
+            series.
         seed: random seed of initialisation, batching and sampling.
         progress: show a progress bar while training.
 
@@ -125,6 +132,11 @@ class Forecaster(Estimator):
         self.config = ForecasterConfig(horizon=horizon, **options)
         if self.config.decoder not in DECODERS:
             raise ValueError(f"decoder: expected one of {sorted(DECODERS)}, got {self.config.decoder!r}")
+        if self.config.level not in ("mean", "last"):
+            raise ValueError(f"level: expected 'mean' or 'last', got {self.config.level!r}")
+        if self.config.min_context_length is not None and (
+                not isinstance(self.config.min_context_length, int) or self.config.min_context_length < 1):
+            raise ValueError(f"min_context_length: expected a positive integer, got {self.config.min_context_length!r}")
         if not isinstance(self.config.ensemble, int) or self.config.ensemble < 1:
             raise ValueError(f"ensemble: expected a positive integer, got {self.config.ensemble!r}")
         self.network: torch.nn.Module | None = None
@@ -133,6 +145,7 @@ class Forecaster(Estimator):
         self.training_log_: list[dict] = []
         self.fit_seconds_: float = 0.0
         self._layout: dict = {}
+        self.short_series_: list = []
         #: Trainer callbacks added to every fit (the tuner's pruning callback, for example).
         self.extra_callbacks: list = []
 
@@ -161,34 +174,48 @@ class Forecaster(Estimator):
     def _fit_collection(self, collection: SeriesCollection) -> Forecaster:
         cfg = self.config
         context, horizon, lag = cfg.window(), cfg.horizon, cfg.lag() or 0
-        needed = cfg.min_length()
+        short = []
         for name, values in zip(collection.ids, collection.values, strict=True):
-            if len(values) < needed:
-                parts = f"context_length + season_length + horizon = {context} + {lag} + {horizon}" if lag else (
-                    f"context_length + horizon = {context} + {horizon}")
-                raise SeriesError(
-                    f"series {name!r} has {len(values)} points; the model needs at least {parts} = {needed} "
-                    "(lower context_length or horizon)"
-                )
             if not np.isfinite(values).any():
                 raise SeriesError(f"series {name!r} has no observed value")
+            if len(values) <= horizon:
+                short.append(name)
+        if len(short) == len(collection):
+            raise SeriesError(
+                f"y: every series has at most horizon = {horizon} points, so none gives a training window "
+                f"(the shortest has {min(len(v) for v in collection.values)})")
+        # Series of at most `horizon` points give no training window; they are still forecast (from
+        # a context padded with missing values), and the count is kept for the report.
+        self.short_series_ = short
         torch.manual_seed(cfg.seed)
         scales = series_scales(collection)
         self.scales_ = dict(zip(collection.ids, scales.tolist(), strict=True))
         arrays = build_arrays(collection, use_calendar=cfg.calendar)
         train_ends, val_ends = [], []
+        full = context + lag
+        # Windows may start before a full context (padded) from min_context_length on: more windows
+        # from short series, as the competitions' global models need.
+        first = min(full, cfg.min_context_length + lag) if cfg.min_context_length else full
         for values in collection.values:
             n = len(values)
             held_out = round(cfg.val_fraction * n)
             held_out = max(held_out, horizon) if held_out else 0
-            if held_out and n - held_out - horizon >= context + lag:
-                train_ends.append(range(context + lag, n - held_out - horizon + 1))
+            if held_out and n - held_out - horizon >= first:
+                train_ends.append(range(first, n - held_out - horizon + 1))
                 val_ends.append(range(n - held_out, n - horizon + 1))
+            elif n - horizon >= first:
+                train_ends.append(range(first, n - horizon + 1))
+                val_ends.append(range(0))
+            elif held_out and n - held_out - horizon >= 1:
+                # Shorter than one full window: padded contexts; the last horizon validates.
+                train_ends.append(range(n - held_out - horizon, n - held_out - horizon + 1))
+                val_ends.append(range(n - horizon, n - horizon + 1))
             else:
-                train_ends.append(range(context + lag, n - horizon + 1))
+                train_ends.append(range(max(n - horizon, 1), n - horizon + 1))
                 val_ends.append(range(0))
         make = lambda ends: WindowDataset(  # noqa: E731
-            arrays, scales, context=context, horizon=horizon, ends=ends, impute=cfg.impute, season_length=cfg.lag()
+            arrays, scales, context=context, horizon=horizon, ends=ends, impute=cfg.impute, season_length=cfg.lag(),
+            level=cfg.level,
         )
         train, val = make(train_ends), make(val_ends)
         if len(train) == 0:
@@ -306,12 +333,12 @@ class Forecaster(Estimator):
         fallback = series_scales(history)
         windows = []
         for i, (name, values) in enumerate(zip(history.ids, history.values, strict=True)):
-            if len(values) < context:
-                raise SeriesError(f"series {name!r} has {len(values)} points; forecasting needs at least "
-                                  f"context_length = {context}")
+            if not np.isfinite(values).any():
+                raise SeriesError(f"series {name!r} has no observed value to forecast from")
+            # A history shorter than the context is padded with missing values (see make_window).
             scale = self.scales_.get(name, float(fallback[i]))
             windows.append(make_window(arrays[i], len(values), context=context, horizon=steps, scale=scale,
-                                       impute=cfg.impute, season_length=cfg.lag()))
+                                       impute=cfg.impute, season_length=cfg.lag(), level=cfg.level))
         batch = {k: torch.stack([w[k] for w in windows]) for k in windows[0]}
         self.network.eval()
         torch.manual_seed(cfg.seed)
