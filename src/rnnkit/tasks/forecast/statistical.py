@@ -107,7 +107,7 @@ def statistical_forecasts(
             model = _model(sf_models, name, season_length)
             engine = statsforecast.StatsForecast(models=[model], freq=1, n_jobs=n_jobs)
             result = engine.forecast(df=frame, h=horizon)
-            column = [c for c in result.columns if c not in ("unique_id", "ds")][0]
+            column = next(c for c in result.columns if c not in ("unique_id", "ds"))
             result = result.sort_values(["unique_id", "ds"])
             values = result[column].to_numpy().reshape(len(histories), horizon)
             forecasts[name] = [row.astype(np.float64) for row in values]
