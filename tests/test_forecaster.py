@@ -201,3 +201,23 @@ def test_ensemble_averages_its_members_and_survives_save_load(tmp_path):
     assert np.allclose(loaded.predict(quantiles=(0.1, 0.9)).to_numpy(), forecast.to_numpy())
     with pytest.raises(ValueError, match="ensemble: expected a positive integer, got 0"):
         Forecaster(4, ensemble=0)
+
+
+def test_fallback_validation_picks_a_statistical_forecast_the_network_cannot_beat(tmp_path):
+    # A pure seasonal pattern: seasonal naive is exact on the validation window, a tiny network is not.
+    y = pd.Series(np.tile([5.0, 9.0, 4.0, 12.0, 7.0, 3.0, 8.0, 11.0, 6.0, 10.0, 2.0, 13.0], 4),
+                  index=pd.date_range("2000-01-01", periods=48, freq="MS"))
+    model = Forecaster(6, season_length=12, fallback="validation", hidden_size=4, num_layers=1, max_steps=3,
+                       context_length=12).fit(y)
+    assert model.selection_["choice"] == "seasonal_naive"
+    assert model.selection_["errors"]["seasonal_naive"] == pytest.approx(0.0, abs=1e-9)
+    assert "seasonal_naive" in model.explain() and "did not beat" in model.explain()
+    forecast = model.predict(quantiles=(0.1, 0.9))
+    np.testing.assert_allclose(forecast["mean"].to_numpy(), y.iloc[36:42].to_numpy())
+    assert (forecast["q0.1"] <= forecast["q0.9"]).all()
+    model.save(tmp_path / "m")
+    again = rnnkit.load(tmp_path / "m")
+    assert again.selection_ == model.selection_
+    np.testing.assert_allclose(again.predict()["mean"].to_numpy(), forecast["mean"].to_numpy())
+    with pytest.raises(ValueError, match="fallback: expected one of"):
+        Forecaster(6, fallback="auto")

@@ -47,7 +47,7 @@ class ForecastApp(Application):
         forecaster = Forecaster(
             data.horizon, season_length=data.season_length, cell=config.cell, decoder=config.decoder,
             likelihood=config.likelihood, num_layers=config.num_layers, dropout=config.dropout, lr=config.lr,
-            seed=config.seed, ensemble=config.ensemble, progress=config.progress,
+            seed=config.seed, ensemble=config.ensemble, progress=config.progress, fallback=config.fallback,
             context_length=chosen("context_length", None), hidden_size=chosen("hidden_size", 64),
             max_steps=chosen("max_steps", 1500),
         )
@@ -99,7 +99,9 @@ class ForecastApp(Application):
             plots={k: v for k, v in result.files.items() if str(v).endswith(".png")},
             sections={"forecast beyond the data": f"```\n{horizon_rows}\n```"},
             notes=[f"{data.name}: horizon {data.horizon}, {config.origins} origins, season length "
-                   f"{data.season_length}; MASE and pinball are scaled by the in-sample seasonal naive MAE."],
+                   f"{data.season_length}; MASE and pinball are scaled by the in-sample seasonal naive MAE.",
+                   *([f"Forecast used (fallback='validation'): {estimator.explain()}."]
+                     if estimator.config.fallback == "validation" else [])],
         )
 
     def _evaluate_competition(self, estimator: Any, data: ForecastData) -> Report:

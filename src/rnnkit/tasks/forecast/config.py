@@ -39,6 +39,9 @@ class ForecastAppConfig(AppConfig):
     dropout: float = setting(0.1, "dropout between layers", min=0.0, max=0.95, search={"low": 0.0, "high": 0.5})
     lr: float = setting(3e-3, "Adam learning rate", min=0.0, search={"low": 3e-4, "high": 1e-2, "log": True})
     max_steps: int | None = setting(None, "training steps (default 1500; 800 for the demo)", min=1)
+    fallback: str = setting("none", "validation: use seasonal naive, ETS or their mix with the network when the "
+                                    "network alone loses on each series' last horizon (explain() says which)",
+                            choices=("none", "validation"))
     ensemble: int = setting(1, "networks from different initial weights whose forecasts are averaged", min=1)
     origins: int = setting(5, "rolling backtest origins", min=1)
     stride: int | None = setting(None, "steps between origins (default: the horizon)", min=1)

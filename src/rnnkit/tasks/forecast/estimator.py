@@ -18,6 +18,9 @@ from rnnkit.tasks.framework.estimator import Estimator
 from rnnkit.training import Trainer
 
 DECODERS = {"direct": DirectForecastNet, "autoregressive": AutoregressiveForecastNet}
+FALLBACKS = ("none", "validation")
+#: The forecasts ``fallback="validation"`` chooses from.
+CANDIDATES = ("network", "seasonal_naive", "ets", "network+ets")
 
 
 @dataclass
@@ -44,6 +47,7 @@ class ForecasterConfig:
     ensemble: int = 1
     level: str = "mean"
     min_context_length: int | None = None
+    fallback: str = "none"
     seed: int = 0
     progress: bool = False
     trainer_options: dict = field(default_factory=dict)
@@ -109,6 +113,10 @@ class Forecaster(Estimator):
         min_context_length: let training windows start once this many steps are observed, with
             the rest of the context padded (default: only full contexts); more windows from short
             series.
+        fallback: ``"validation"``: after training, forecast the last ``horizon`` steps of each
+            series from the data before them with the network, seasonal naive, ETS and the mean of
+            the network and ETS, and forecast with whichever had the lowest scaled error there
+            (``explain()`` says which and why); ``"none"``: always the network.
         seed: random seed of initialisation, batching and sampling.
         progress: show a progress bar while training.
 
@@ -132,6 +140,8 @@ class Forecaster(Estimator):
         self.config = ForecasterConfig(horizon=horizon, **options)
         if self.config.decoder not in DECODERS:
             raise ValueError(f"decoder: expected one of {sorted(DECODERS)}, got {self.config.decoder!r}")
+        if self.config.fallback not in FALLBACKS:
+            raise ValueError(f"fallback: expected one of {FALLBACKS}, got {self.config.fallback!r}")
         if self.config.level not in ("mean", "last"):
             raise ValueError(f"level: expected 'mean' or 'last', got {self.config.level!r}")
         if self.config.min_context_length is not None and (
@@ -146,6 +156,8 @@ class Forecaster(Estimator):
         self.fit_seconds_: float = 0.0
         self._layout: dict = {}
         self.short_series_: list = []
+        #: What ``fallback="validation"`` chose: {"choice", "errors", "reason"}.
+        self.selection_: dict = {"choice": "network", "errors": {}, "reason": "fallback='none': the network"}
         #: Trainer callbacks added to every fit (the tuner's pruning callback, for example).
         self.extra_callbacks: list = []
 
@@ -225,6 +237,8 @@ class Forecaster(Estimator):
         self.training_log_ = self._train(self.network, train, val if len(val) else None)
         self.fit_seconds_ = time.perf_counter() - start
         self.history_ = collection
+        self.selection_ = (self._select(collection) if cfg.fallback == "validation" else
+                           {"choice": "network", "errors": {}, "reason": "fallback='none': the network"})
         return self
 
     def _build_network(self, num_features: int) -> torch.nn.Module:
@@ -350,7 +364,72 @@ class Forecaster(Estimator):
 
         columns = {"mean": unscale(result["mean"])}
         columns.update({f"q{q:g}": unscale(result["quantiles"][q]) for q in quantiles})
-        return columns
+        return self._apply_selection(history, columns, horizon, quantiles)
+
+    def _select(self, collection: SeriesCollection) -> dict:
+        """Choose among :data:`CANDIDATES` by their error on each series' last ``horizon`` steps."""
+        from rnnkit.tasks.forecast.backtest import cut
+
+        horizon = self.config.horizon
+        usable = [i for i, v in enumerate(collection.values) if len(v) > horizon]
+        ends = [len(v) - horizon if i in usable else len(v) for i, v in enumerate(collection.values)]
+        history = cut(collection, ends)
+        if collection.covariate_names:
+            return {"choice": "network", "errors": {}, "reason": "covariates: the statistical forecasts cannot use "
+                                                                 "them, so the network is used"}
+        self.selection_ = {"choice": "network"}
+        network = self.forecast_arrays(history, horizon, ())["mean"]
+        errors = dict.fromkeys(CANDIDATES, 0.0)
+        for i in usable:
+            actual = collection.values[i][-horizon:]
+            observed = np.isfinite(actual)
+            statistical = self._statistical(history.values[i], horizon, (), ets=True)
+            forecasts = {"network": network[i], "seasonal_naive": statistical["seasonal_naive"][0],
+                         "ets": statistical["ets"][0], "network+ets": (network[i] + statistical["ets"][0]) / 2}
+            scale = self.scales_.get(collection.ids[i], 1.0) or 1.0
+            for name, forecast in forecasts.items():
+                errors[name] += float(np.mean(np.abs(actual[observed] - forecast[observed]))) / scale
+        errors = {k: v / max(len(usable), 1) for k, v in errors.items()}
+        choice = min(errors, key=errors.get)
+        ranked = ", ".join(f"{k} {v:.4g}" for k, v in sorted(errors.items(), key=lambda kv: kv[1]))
+        reason = (f"on the last {horizon} steps of {len(usable)} series (scaled MAE: {ranked}) {choice} was best"
+                  + ("" if choice == "network" else "; the network alone did not beat it there"))
+        return {"choice": choice, "errors": errors, "reason": reason}
+
+    def _statistical(self, values: np.ndarray, horizon: int, quantiles: tuple[float, ...], *, ets: bool) -> dict:
+        from rnnkit.tasks.forecast import baselines
+
+        season = self.config.season_length
+        out = {"seasonal_naive": baselines.seasonal_naive(values, horizon, quantiles, season_length=season)}
+        if ets:
+            out["ets"] = baselines.ets(values, horizon, quantiles or (0.5,), season_length=season)
+        return out
+
+    def explain(self) -> str:
+        """Which forecast the model gives and why (see ``fallback``)."""
+        self._check_fitted()
+        return f"{self.selection_['choice']}: {self.selection_['reason']}"
+
+    def _apply_selection(self, history: SeriesCollection, columns: dict, horizon: int, quantiles) -> dict:
+        choice = self.selection_.get("choice", "network")
+        if choice == "network":
+            return columns
+        out = {k: v.copy() for k, v in columns.items()}
+        for i, values in enumerate(history.values):
+            statistical = self._statistical(values, horizon, tuple(quantiles), ets=choice != "seasonal_naive")
+            if choice == "seasonal_naive":
+                mean = statistical["seasonal_naive"][0]
+                shift = mean - columns["mean"][i]  # the network's spread around the chosen mean
+                out["mean"][i] = mean
+                for q in quantiles:
+                    out[f"q{q:g}"][i] = columns[f"q{q:g}"][i] + shift
+                continue
+            ets_mean, ets_quantiles = statistical["ets"]
+            weight = 1.0 if choice == "ets" else 0.5
+            out["mean"][i] = weight * ets_mean + (1 - weight) * columns["mean"][i]
+            for q in quantiles:
+                out[f"q{q:g}"][i] = weight * ets_quantiles[q] + (1 - weight) * columns[f"q{q:g}"][i]
+        return out
 
     def _future_covariates(self, history: SeriesCollection, covariates, steps: int) -> list[np.ndarray] | None:
         if not history.covariate_names:
@@ -457,6 +536,8 @@ class Forecaster(Estimator):
             ],
             "training_log": self.training_log_,
             "fit_seconds": self.fit_seconds_,
+            "selection": self.selection_,
+            "short_series": self.short_series_,
         }
 
     def load_json_state(self, state: dict) -> None:
@@ -478,6 +559,8 @@ class Forecaster(Estimator):
         self._layout = state["layout"]
         self.training_log_ = state.get("training_log", [])
         self.fit_seconds_ = state.get("fit_seconds", 0.0)
+        self.selection_ = state.get("selection", {"choice": "network", "errors": {}, "reason": "saved before fallback"})
+        self.short_series_ = state.get("short_series", [])
         self.network = self._build_network(state["num_features"])
 
     def tensor_state(self) -> dict[str, torch.Tensor]:
