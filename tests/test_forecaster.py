@@ -221,3 +221,16 @@ def test_fallback_validation_picks_a_statistical_forecast_the_network_cannot_bea
     np.testing.assert_allclose(again.predict()["mean"].to_numpy(), forecast["mean"].to_numpy())
     with pytest.raises(ValueError, match="fallback: expected one of"):
         Forecaster(6, fallback="auto")
+
+
+def test_epoch_budget_with_early_stopping_stops_when_validation_stops_improving():
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    y = pd.Series(10 + 3 * np.sin(2 * np.pi * t / 12) + rng.standard_normal(120),
+                  index=pd.date_range("2000-01-01", periods=120, freq="MS"))
+    model = Forecaster(6, season_length=12, context_length=24, hidden_size=16, num_layers=1, max_epochs=80,
+                       patience=2, lr=1e-2).fit(y)
+    losses = [row["val_loss"] for row in model.training_log_ if "val_loss" in row]
+    assert len(model.training_log_) < 80
+    best = int(np.argmin(losses))
+    assert len(losses) - 1 - best == 2  # stopped exactly `patience` epochs after the best one

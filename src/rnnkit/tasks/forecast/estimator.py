@@ -48,6 +48,8 @@ class ForecasterConfig:
     level: str = "mean"
     min_context_length: int | None = None
     fallback: str = "none"
+    max_epochs: int | None = None
+    patience: int | None = None
     seed: int = 0
     progress: bool = False
     trainer_options: dict = field(default_factory=dict)
@@ -113,6 +115,10 @@ class Forecaster(Estimator):
         min_context_length: let training windows start once this many steps are observed, with
             the rest of the context padded (default: only full contexts); more windows from short
             series.
+        max_epochs: train for this many passes over the windows instead of ``max_steps`` steps (a
+            budget relative to the data).
+        patience: stop when the validation loss has not improved for this many epochs (the
+            weights of the best epoch are kept either way).
         fallback: ``"validation"``: after training, forecast the last ``horizon`` steps of each
             series from the data before them with the network, seasonal naive, ETS and the mean of
             the network and ETS, and forecast with whichever had the lowest scaled error there
@@ -257,7 +263,9 @@ class Forecaster(Estimator):
     def _train(self, network: torch.nn.Module, train: WindowDataset, val: WindowDataset | None) -> list[dict]:
         cfg = self.config
         options = {
-            "max_epochs": None, "max_steps": cfg.max_steps, "batch_size": cfg.batch_size, "lr": cfg.lr,
+            "max_epochs": cfg.max_epochs, "max_steps": cfg.max_steps if cfg.max_epochs is None else None,
+            "early_stopping_patience": cfg.patience if val is not None else None,
+            "batch_size": cfg.batch_size, "lr": cfg.lr,
             "optimizer": "adam", "scheduler": "one-cycle", "clip_grad_norm": 1.0, "seed": cfg.seed,
             "progress_bar": cfg.progress, "plot": False, **cfg.trainer_options,
         }
