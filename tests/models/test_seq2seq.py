@@ -86,7 +86,6 @@ def test_loss_is_label_smoothed_cross_entropy_over_real_tokens():
     torch.testing.assert_close(out["xent"], F.nll_loss(log_probs, gold))
 
 
-@pytest.mark.slow
 def test_learns_to_copy_a_short_sequence():
     torch.manual_seed(0)
     model = Seq2Seq(8, 8, embed_size=16, hidden_size=32, label_smoothing=0.0, dropout=0.0)

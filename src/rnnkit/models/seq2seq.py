@@ -200,8 +200,9 @@ class Seq2Seq(nn.Module):
         n = memory.outputs.shape[0]
         return DecoderState(memory.state, memory.outputs.new_zeros(n, self.hidden_size))
 
-    def _step_logits(self, tokens: Tensor, state: DecoderState, memory: Memory
+    def _step_hidden(self, tokens: Tensor, state: DecoderState, memory: Memory
                      ) -> tuple[Tensor, DecoderState, Tensor | None]:
+        """One decoder step up to the attentional vector ``h~_t`` (before dropout and the output layer)."""
         x = self.dropout(self.tgt_embed(tokens))
         if self.input_feeding:
             x = torch.cat([x, state.feed], dim=-1)
@@ -211,10 +212,18 @@ class Seq2Seq(nn.Module):
             context, weights = self.attention(out, memory.keys, memory.outputs, memory.mask)
             out = torch.tanh(self.combine(torch.cat([context, out], dim=-1)))
         feed = out if self.input_feeding else state.feed
-        hidden = self.dropout(out)
+        return out, DecoderState(rnn, feed), weights
+
+    def _logits(self, hidden: Tensor) -> Tensor:
+        hidden = self.dropout(hidden)
         if self.pre_output is not None:
             hidden = self.pre_output(hidden)
-        return self.output(hidden), DecoderState(rnn, feed), weights
+        return self.output(hidden)
+
+    def _step_logits(self, tokens: Tensor, state: DecoderState, memory: Memory
+                     ) -> tuple[Tensor, DecoderState, Tensor | None]:
+        hidden, state, weights = self._step_hidden(tokens, state, memory)
+        return self._logits(hidden), state, weights
 
     def step(self, tokens: Tensor, state: DecoderState, memory: Memory) -> tuple[Tensor, DecoderState, Tensor | None]:
         """One decoder step for ``N`` rows.
@@ -236,13 +245,14 @@ class Seq2Seq(nn.Module):
         """Teacher-forced logits ``(B, T, V)`` and attention weights ``(B, T, S)`` (None without attention)."""
         memory = self.encode(src, src_lengths)
         state = self.start(memory)
-        logits, weights = [], []
+        hidden, weights = [], []
         for t in range(tgt_in.shape[1]):
-            step_logits, state, w = self._step_logits(tgt_in[:, t], state, memory)
-            logits.append(step_logits)
+            step_hidden, state, w = self._step_hidden(tgt_in[:, t], state, memory)
+            hidden.append(step_hidden)
             weights.append(w)
         attention = None if self.attention is None else torch.stack(weights, dim=1)
-        return torch.stack(logits, dim=1), attention
+        # The output layer once for all steps: one large product instead of T small ones.
+        return self._logits(torch.stack(hidden, dim=1)), attention
 
     def loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         """(label-smoothed loss, plain cross-entropy, token accuracy) over the real target tokens."""
