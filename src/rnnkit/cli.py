@@ -300,6 +300,7 @@ APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
     "moving-digits": "ConvLSTM next-frame prediction of real MNIST digits: rnnkit moving-digits [train|evaluate|"
                      "predict]",
+    "translate": "translate with attention and beam search: rnnkit translate [train|evaluate|predict] [--data x.tsv]",
 }
 
 
@@ -321,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
+    from rnnkit.data.bible import BibleUnavailable
+    from rnnkit.data.parallel import ParallelDataError
     from rnnkit.data.timeseries import SeriesError
     from rnnkit.optional import MissingDependency
     from rnnkit.serialization import SerializationError
@@ -339,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run, _ = commands[argv[0]]
     try:
         return run(argv[1:])
-    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError) as error:
+    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError, ParallelDataError,
+            BibleUnavailable) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:
