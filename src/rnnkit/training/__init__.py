@@ -1,9 +1,11 @@
 """Training: one ``Trainer`` for every rnnkit model (DESIGN.md layer 5).
 
 BPTT and truncated BPTT, clipping, mixed precision, checkpoints with exact resume, logs and
-plots, gradient-flow diagnostics and multi-process data parallel.
+plots, gradient-flow diagnostics, multi-process data parallel, and callbacks (early stopping,
+keep-the-best-weights).
 """
 
+from rnnkit.training.callbacks import EarlyStopping, KeepBest
 from rnnkit.training.checkpoint import CheckpointError, load_checkpoint_weights
 from rnnkit.training.config import TrainerConfig
 from rnnkit.training.data import ResumableSampler
@@ -15,7 +17,9 @@ from rnnkit.training.trainer import Trainer
 __all__ = [
     "BatchError",
     "CheckpointError",
+    "EarlyStopping",
     "FitResult",
+    "KeepBest",
     "ResumableSampler",
     "TrainableModel",
     "Trainer",

@@ -15,7 +15,7 @@ from rnnkit.data.windows import WindowDataset, build_arrays, make_window, series
 from rnnkit.models.forecasting import AutoregressiveForecastNet, DirectForecastNet, ForecastEnsemble
 from rnnkit.serialization import load_state_dict_checked
 from rnnkit.tasks.framework.estimator import Estimator
-from rnnkit.training import Trainer
+from rnnkit.training import KeepBest, Trainer
 
 DECODERS = {"direct": DirectForecastNet, "autoregressive": AutoregressiveForecastNet}
 
@@ -59,24 +59,6 @@ class ForecasterConfig:
     def min_length(self) -> int:
         """Shortest series that yields one training window."""
         return self.window() + (self.lag() or 0) + self.horizon
-
-
-class _KeepBest:
-    """Trainer callback: remember the weights of the epoch with the lowest validation metric."""
-
-    def __init__(self, network: torch.nn.Module, metric: str) -> None:
-        self.network, self.metric = network, metric
-        self.best, self.weights = float("inf"), None
-
-    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        value = record.get(self.metric)
-        if value is not None and value < self.best:
-            self.best = value
-            self.weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
-
-    def restore(self) -> None:
-        if self.weights is not None:
-            self.network.load_state_dict(self.weights)
 
 
 class Forecaster(Estimator):
@@ -220,10 +202,9 @@ class Forecaster(Estimator):
             "optimizer": "adam", "scheduler": "one-cycle", "clip_grad_norm": 1.0, "seed": cfg.seed,
             "progress_bar": cfg.progress, "plot": False, **cfg.trainer_options,
         }
-        keeper = _KeepBest(network, "val_loss")
-        callbacks = [keeper] if val is not None else []
+        # With held-out windows, the weights of the best validation epoch are kept (in memory).
+        callbacks = [KeepBest("val_loss")] if val is not None else []
         result = Trainer(callbacks=[*callbacks, *self.extra_callbacks], **options).fit(network, train, val)
-        keeper.restore()
         return [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]
 
     # -------------------------------------------------------------- predict
