@@ -52,13 +52,14 @@ def test_keep_best_puts_back_the_weights_of_the_best_epoch():
     keeper = KeepBest("val_loss")
 
     class Snapshot:
-        weights = {}
+        def __init__(self):
+            self.weights = {}
 
         def on_epoch_end(self, trainer, epoch, record):
             self.weights[epoch] = trainer.model.linear.weight.detach().clone()
 
     snapshot = Snapshot()
-    model, result = fit([3.0, 1.0, 2.0, 4.0], [keeper, snapshot])
+    model, _ = fit([3.0, 1.0, 2.0, 4.0], [keeper, snapshot])
     assert keeper.best == 1.0 and keeper.best_epoch == 1
     assert not torch.equal(snapshot.weights[1], snapshot.weights[3])  # training moved on after epoch 1
     assert torch.equal(model.linear.weight, snapshot.weights[1])

@@ -11,6 +11,7 @@ from rnnkit.training.config import TrainerConfig
 from rnnkit.training.data import ResumableSampler
 from rnnkit.training.evaluation import BatchError
 from rnnkit.training.protocol import TrainableModel
+from rnnkit.training.signals import TrainingInterrupted
 from rnnkit.training.state import FitResult, TrainingDiverged, seed_everything
 from rnnkit.training.trainer import Trainer
 
@@ -25,6 +26,7 @@ __all__ = [
     "Trainer",
     "TrainerConfig",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "load_checkpoint_weights",
     "seed_everything",
 ]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ from rnnkit.training.evaluation import BatchError, evaluate_batches, predict_bat
 from rnnkit.training.logs import CSVLog, Progress, TensorBoardLog, plot_training_curves
 from rnnkit.training.optim import build_optimizer, build_scheduler
 from rnnkit.training.protocol import check_trainable
+from rnnkit.training.signals import StopSignals, TrainingInterrupted, resume_hint
 from rnnkit.training.state import AccumulationGroup, FitResult, RunState, TrainingDiverged, seed_everything
 from rnnkit.training.steps import NO_STATE, StepRunner, loss_and_logs, tbptt_windows
 
@@ -121,6 +124,9 @@ class Trainer:
             BatchError: the model failed on a batch (the message describes the batch).
             rnnkit.training.CheckpointError: no checkpoint to resume from, a corrupted one, or a
                 model that differs from the checkpoint's.
+            TrainingInterrupted: SIGTERM or SIGINT arrived; the step was finished and (with
+                ``output_dir``) a checkpoint written. A ``SystemExit``: uncaught, the program exits
+                with status 143 / 130 after printing how to resume.
         """
         cfg = self.config
         check_trainable(model, tbptt=cfg.tbptt_steps is not None)
@@ -130,7 +136,8 @@ class Trainer:
         # slower (measured: 0.07 s -> 0.65 s per LSTM step mid-training); flush them to zero.
         flush = cfg.flush_denormal and torch.set_flush_denormal(True)
         try:
-            return self._fit(model, train_data, val_data, resume)
+            with StopSignals() as self._signals:
+                return self._fit(model, train_data, val_data, resume)
         finally:
             if flush:
                 torch.set_flush_denormal(False)
@@ -252,6 +259,8 @@ class Trainer:
             if loop.checkpoint_due and not loop.group.losses:
                 self._write_checkpoint(loop)
                 loop.checkpoint_due = False
+            if not loop.group.losses and self._stop_signal() is not None:
+                self._interrupt(loop)
         if loop.group.losses:  # a last, smaller accumulation group
             self._step(loop, scale=cfg.accumulate_grad_batches / len(loop.group.losses))
 
@@ -334,6 +343,8 @@ class Trainer:
             state.epoch += 1
             state.batch_in_epoch = 0
         self._write_checkpoint(loop, best=improved and cfg.save_best)
+        if self._stop_signal() is not None:
+            self._interrupt(loop)
 
     def _track_monitor(self, loop: _Loop, metrics: dict[str, float]) -> bool:
         """Record the monitored metric; step a plateau schedule; return whether it improved."""
@@ -347,6 +358,27 @@ class Trainer:
         if cfg.scheduler == "reduce-on-plateau":
             self.scheduler.step(value)
         return improved
+
+    def _stop_signal(self) -> int | None:
+        """SIGTERM/SIGINT if one arrived (on any process, under DDP) since ``fit`` began."""
+        signals = getattr(self, "_signals", None)
+        received = signals.received if signals is not None else None
+        if self.dist.enabled:  # every process must stop at the same step, or the collectives hang
+            flag = self.dist.sum(torch.tensor([0.0 if received is None else 1.0], device=self.device))
+            if received is None and float(flag[0]) > 0:
+                received = int(signal.SIGTERM)
+        return received
+
+    def _interrupt(self, loop: _Loop) -> None:
+        """Checkpoint (when there is an output_dir), say how to resume, and stop the program."""
+        state, signum = loop.state, self._stop_signal()
+        here = f"step-{state.step:08d}"
+        path = loop.last_written if (loop.last_written and loop.last_written.name == here) else (
+            self._write_checkpoint(loop, force=True))
+        message = resume_hint(signum, state.step, state.epoch, path, self.config.output_dir)
+        if self.dist.is_main:
+            print(message, file=sys.stderr, flush=True)
+        raise TrainingInterrupted(signum, state.step, path, message)
 
     def _call(self, hook: str, *args: Any) -> None:
         for callback in self._all_callbacks:
@@ -450,9 +482,10 @@ class Trainer:
         return min(total, cfg.max_steps) if cfg.max_steps is not None else total
 
     # ------------------------------------------------------------------------- checkpoints
-    def _write_checkpoint(self, loop: _Loop, best: bool = False) -> Path | None:
+    def _write_checkpoint(self, loop: _Loop, best: bool = False, force: bool = False) -> Path | None:
+        """Write ``step-N``; ``force``: even with ``keep_last_checkpoints=0`` (a signal stopped the run)."""
         cfg, state, root, dist = self.config, loop.state, loop.root, self.dist
-        if root is None or (cfg.keep_last_checkpoints == 0 and not best):
+        if root is None or (cfg.keep_last_checkpoints == 0 and not best and not force):
             return None
         path = root / f"step-{state.step:08d}"
         meta = self._meta(loop)  # collective under DDP: every rank's RNG state is gathered
@@ -462,7 +495,8 @@ class Trainer:
                 state.best_checkpoint = path.name
                 ckpt.set_pointer(root, "best", path.name, metric=cfg.monitor, value=state.best)
             ckpt.set_pointer(root, "latest", path.name, step=state.step, epoch=state.epoch)
-            ckpt.prune(root, cfg.keep_last_checkpoints, {state.best_checkpoint} if cfg.save_best else set())
+            keep = {state.best_checkpoint} if cfg.save_best else set()
+            ckpt.prune(root, cfg.keep_last_checkpoints, keep | ({path.name} if force else set()))
         dist.barrier()
         loop.last_written = path
         return path
