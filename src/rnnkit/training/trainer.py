@@ -460,10 +460,27 @@ class Trainer:
             torch.nn.utils.clip_grad_value_(parameters, cfg.clip_grad_value)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        self._check_parameters(loop, loss, row["grad_norm"])
         state.nonfinite_consecutive = 0
         state.last_finite_loss, state.last_finite_step = loss, state.step
         row["examples_per_s"] = round(loop.throughput, 1)
         return row
+
+    def _check_parameters(self, loop: _Loop, loss: float, grad_norm: float) -> None:
+        """Stop when a step with a finite loss and gradient left non-finite weights (the update overflowed)."""
+        finite = torch.stack([torch.isfinite(p).all() for p in loop.parameters])
+        if bool(finite.all()):
+            return
+        names = {id(p): n for n, p in loop.model.named_parameters()}
+        bad = [names.get(id(p), "?") for p, ok in zip(loop.parameters, finite.tolist(), strict=True) if not ok]
+        state = loop.state
+        raise TrainingDiverged(
+            f"training stopped at step {state.step} (epoch {state.epoch}): the parameters are not finite after "
+            f"optimizer step {state.step} ({', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}), although the loss "
+            f"({loss:.4g}) and gradient norm ({grad_norm:.4g}) were finite: the update overflowed. Try a lower lr "
+            f"(now {self.optimizer.param_groups[0]['lr']:.4g}) or clip_grad_norm."
+            + (f" Checkpoints and logs written so far are kept in {loop.out_dir}." if loop.out_dir else "")
+        )
 
     def _total_steps(self, batches: Batches, model: nn.Module) -> int | None:
         """Optimizer steps the run will take, if knowable (for schedules and the progress bar)."""
