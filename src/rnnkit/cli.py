@@ -327,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
     from rnnkit.data.timeseries import SeriesError
+    from rnnkit.dirlock import DirectoryLocked
     from rnnkit.optional import MissingDependency
     from rnnkit.serialization import SerializationError
     from rnnkit.tasks.framework.config import ConfigError
@@ -344,7 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run, _ = commands[argv[0]]
     try:
         return run(argv[1:])
-    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError) as error:
+    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError,
+            DirectoryLocked) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:
