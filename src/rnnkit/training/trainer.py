@@ -57,7 +57,6 @@ class _Loop:
     progress: Progress
     resume_rng: dict[str, Any] | None    # RNG states of a checkpoint, consumed by the first epoch
     group: AccumulationGroup = field(default_factory=AccumulationGroup)
-    epoch_losses: list[float] = field(default_factory=list)
     last_validation: dict[str, float] = field(default_factory=dict)  # the monitored metric, for the bar
     epoch_start_rng: dict[str, Any] | None = None
     epoch_started: float = 0.0
@@ -251,8 +250,9 @@ class Trainer:
     def _train_epoch(self, loop: _Loop) -> None:
         cfg, state = self.config, loop.state
         loop.epoch_started = time.perf_counter()
+        if state.batch_in_epoch == 0:  # a new epoch (a resumed one keeps its running sums)
+            state.epoch_loss_sum, state.epoch_loss_count = 0.0, 0
         iterator = self._epoch_batches(loop)
-        loop.epoch_losses.clear()
         for batch in iterator:
             self._train_batch(loop, batch)
             state.batch_in_epoch += 1
@@ -304,7 +304,8 @@ class Trainer:
                 and scheduler.last_epoch + 1 < (loop.total or math.inf)):
             scheduler.step()
         if math.isfinite(row["train_loss"]):
-            loop.epoch_losses.append(row["train_loss"])
+            state.epoch_loss_sum += row["train_loss"]
+            state.epoch_loss_count += 1
         if state.step % cfg.log_every_n_steps == 0 or row["skipped"]:
             loop.log(row)
         if state.nonfinite_consecutive >= cfg.max_nonfinite_steps:
@@ -326,7 +327,7 @@ class Trainer:
         cfg, state = self.config, loop.state
         finished_epoch = not loop.stop_reason  # False when max_steps ended it mid-epoch
         record: dict[str, float] = {"epoch": state.epoch, "step": state.step,
-                                    "train_loss": sum(loop.epoch_losses) / max(len(loop.epoch_losses), 1),
+                                    "train_loss": state.epoch_loss_sum / max(state.epoch_loss_count, 1),
                                     "lr": self.optimizer.param_groups[0]["lr"]}
         improved = False
         if loop.val_batches is not None and ((state.epoch + 1) % cfg.val_every_n_epochs == 0 or loop.stop_reason):
@@ -557,6 +558,7 @@ class Trainer:
         path = ckpt.find_checkpoint(resume, self.config.output_dir)
         meta, weights, optimizer_tensors = ckpt.read_checkpoint(path)
         ckpt.check_same_model(meta["model"], model, path)
+        ckpt.check_same_training(meta, self.config.to_dict(), path)
         load_state_dict_checked(model, weights, what=f"checkpoint {path}")
         try:
             self.optimizer.load_state_dict(ckpt.join_optimizer_state(optimizer_tensors, meta["optimizer"]))
