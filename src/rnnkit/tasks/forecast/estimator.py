@@ -4,7 +4,8 @@ save / load), for one series or many series trained as one global model."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+import typing
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,8 @@ from rnnkit.data.timeseries import SeriesCollection, SeriesError, to_collection
 from rnnkit.data.windows import WindowDataset, build_arrays, make_window, series_scales
 from rnnkit.models.forecasting import AutoregressiveForecastNet, DirectForecastNet, ForecastEnsemble
 from rnnkit.serialization import load_state_dict_checked
+from rnnkit.tasks.forecast.config import check_freq
+from rnnkit.tasks.framework.config import ConfigError, check_value
 from rnnkit.tasks.framework.estimator import Estimator
 from rnnkit.training import KeepBest, Trainer
 
@@ -46,6 +49,20 @@ class ForecasterConfig:
     progress: bool = False
     trainer_options: dict = field(default_factory=dict)
 
+    def check(self) -> None:
+        """Every setting of the right type and in range (errors name the setting)."""
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            low, high = _BOUNDS.get(f.name, (None, None))
+            value = check_value(f.name, getattr(self, f.name), hints[f.name], {"min": low, "max": high})
+            setattr(self, f.name, value)
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"decoder: expected one of {sorted(DECODERS)}, got {self.decoder!r}")
+        if not self.dropout < 1:
+            raise ConfigError(f"dropout: expected a number in [0, 1), got {self.dropout!r}")
+        if not self.val_fraction < 1:
+            raise ConfigError(f"val_fraction: expected a number in [0, 1), got {self.val_fraction!r}")
+
     def window(self) -> int:
         """Context length: given, or the larger of 4 horizons and 2 seasons (at least 16 steps)."""
         if self.context_length:
@@ -59,6 +76,33 @@ class ForecasterConfig:
     def min_length(self) -> int:
         """Shortest series that yields one training window."""
         return self.window() + (self.lag() or 0) + self.horizon
+
+
+#: Inclusive bounds of the numeric settings (``None``: unbounded on that side).
+_BOUNDS = {"horizon": (1, None), "season_length": (1, None), "context_length": (1, None), "hidden_size": (1, None),
+           "num_layers": (1, None), "dropout": (0, 1), "batch_size": (1, None), "max_steps": (1, None),
+           "lr": (0, None), "val_fraction": (0, 1), "num_samples": (1, None), "ensemble": (1, None), "seed": (0, None)}
+
+#: At most this many held-out windows are scored per validation (evenly spaced over the held-out
+#: part): a 10^6-point series holds out ~10^5 windows, which took minutes per validation.
+MAX_VAL_WINDOWS = 512
+
+
+def check_finite(collection: SeriesCollection, what: str = "y") -> None:
+    """Missing values (NaN) are allowed; infinities are an error naming the series and time."""
+    for name, times, values in zip(collection.ids, collection.times, collection.values, strict=True):
+        bad = np.isinf(values)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise SeriesError(f"{what}: series {name!r} has an infinite value at {times[first]} (and "
+                              f"{int(bad.sum()) - 1} more); use NaN (an empty cell) for a missing value")
+
+
+def _spread(ends: range, most: int) -> range | list[int]:
+    """At most ``most`` of ``ends``, evenly spaced and including the first and the last."""
+    if len(ends) <= most:
+        return ends
+    return [ends[int(i)] for i in np.linspace(0, len(ends) - 1, most).round()]
 
 
 class Forecaster(Estimator):
@@ -99,16 +143,13 @@ class Forecaster(Estimator):
     app_name = "forecast"
 
     def __init__(self, horizon: int, **options) -> None:
-        if not isinstance(horizon, int) or horizon < 1:
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
             raise ValueError(f"horizon: expected a positive integer, got {horizon!r}")
         unknown = set(options) - set(ForecasterConfig.__dataclass_fields__)
         if unknown:
             raise TypeError(f"Forecaster: unknown option(s) {sorted(unknown)}")
         self.config = ForecasterConfig(horizon=horizon, **options)
-        if self.config.decoder not in DECODERS:
-            raise ValueError(f"decoder: expected one of {sorted(DECODERS)}, got {self.config.decoder!r}")
-        if not isinstance(self.config.ensemble, int) or self.config.ensemble < 1:
-            raise ValueError(f"ensemble: expected a positive integer, got {self.config.ensemble!r}")
+        self.config.check()
         self.network: torch.nn.Module | None = None
         self.history_: SeriesCollection | None = None
         self.scales_: dict[str, float] = {}
@@ -135,6 +176,7 @@ class Forecaster(Estimator):
         Returns:
             ``self``, fitted.
         """
+        check_freq(freq)
         self._layout = {"id_col": id_col, "time_col": time_col, "value_col": value_col,
                         "covariate_cols": covariate_cols, "freq": freq}
         collection = to_collection(y, covariates=covariates, **self._layout)
@@ -142,6 +184,7 @@ class Forecaster(Estimator):
 
     def _fit_collection(self, collection: SeriesCollection) -> Forecaster:
         cfg = self.config
+        check_finite(collection)
         context, horizon, lag = cfg.window(), cfg.horizon, cfg.lag() or 0
         needed = cfg.min_length()
         for name, values in zip(collection.ids, collection.values, strict=True):
@@ -165,7 +208,7 @@ class Forecaster(Estimator):
             held_out = max(held_out, horizon) if held_out else 0
             if held_out and n - held_out - horizon >= context + lag:
                 train_ends.append(range(context + lag, n - held_out - horizon + 1))
-                val_ends.append(range(n - held_out, n - horizon + 1))
+                val_ends.append(_spread(range(n - held_out, n - horizon + 1), MAX_VAL_WINDOWS))
             else:
                 train_ends.append(range(context + lag, n - horizon + 1))
                 val_ends.append(range(0))
@@ -235,13 +278,17 @@ class Forecaster(Estimator):
         """
         self._check_fitted()
         cfg = self.config
-        horizon = horizon or cfg.horizon
+        horizon = cfg.horizon if horizon is None else horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+            raise ConfigError(f"horizon: expected a positive integer, got {horizon!r}")
+        horizon = int(horizon)
         for q in quantiles:
-            if not 0 < q < 1:
-                raise ValueError(f"quantiles: every level must lie in (0, 1), got {q}")
+            if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+                raise ConfigError(f"quantiles: every level must lie strictly between 0 and 1, got {q!r}")
         if cfg.decoder == "direct" and horizon > cfg.horizon:
-            raise ValueError(f"horizon: the direct decoder forecasts at most {cfg.horizon} steps, got {horizon}")
+            raise ConfigError(f"horizon: the direct decoder forecasts at most {cfg.horizon} steps, got {horizon}")
         history = self.history_ if y is None else to_collection(y, **self._layout)
+        check_finite(history)
         future_covs = self._future_covariates(history, covariates, self._feature_steps(horizon))
         return self.predict_collection(history, horizon, tuple(quantiles), future_covs)
 
@@ -310,7 +357,7 @@ class Forecaster(Estimator):
         if not history.covariate_names:
             return None
         if covariates is None:
-            raise ValueError(f"covariates: the model was fitted with covariates {history.covariate_names}; "
+            raise ConfigError(f"covariates: the model was fitted with covariates {history.covariate_names}; "
                              f"give their values for the next {steps} steps")
         future = []
         for i, name in enumerate(history.ids):
