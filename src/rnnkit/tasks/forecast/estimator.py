@@ -282,6 +282,8 @@ class Forecaster(Estimator):
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
             raise ConfigError(f"horizon: expected a positive integer, got {horizon!r}")
         horizon = int(horizon)
+        if isinstance(quantiles, (str, bytes)) or not isinstance(quantiles, (tuple, list, np.ndarray)):
+            raise ConfigError(f"quantiles: expected a sequence of levels in (0, 1), got {quantiles!r}")
         for q in quantiles:
             if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
                 raise ConfigError(f"quantiles: every level must lie strictly between 0 and 1, got {q!r}")
