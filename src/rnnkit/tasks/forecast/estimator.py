@@ -51,6 +51,8 @@ class ForecasterConfig:
 
     def check(self) -> None:
         """Every setting of the right type and in range (errors name the setting)."""
+        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
+            raise ConfigError(f"ensemble: expected a positive integer, got {self.ensemble!r}")
         hints = typing.get_type_hints(type(self))
         for f in fields(self):
             low, high = _BOUNDS.get(f.name, (None, None))
@@ -286,7 +288,7 @@ class Forecaster(Estimator):
             raise ConfigError(f"quantiles: expected a sequence of levels in (0, 1), got {quantiles!r}")
         for q in quantiles:
             if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
-                raise ConfigError(f"quantiles: every level must lie strictly between 0 and 1, got {q!r}")
+                raise ConfigError(f"quantiles: every level must lie in (0, 1), got {q!r}")
         if cfg.decoder == "direct" and horizon > cfg.horizon:
             raise ConfigError(f"horizon: the direct decoder forecasts at most {cfg.horizon} steps, got {horizon}")
         history = self.history_ if y is None else to_collection(y, **self._layout)
