@@ -26,3 +26,12 @@ def test_bad_values_in_a_config_file_are_clear_errors(tmp_path, capsys, task, tr
     assert main(["train", "--config", str(config), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_an_output_dir_that_is_a_file_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "taken").write_text("x")
+    config = tmp_path / "run.yaml"
+    config.write_text("task:\n  name: recall\n  train_size: 8\n  val_size: 8\ntrainer:\n  max_steps: 1\n")
+    assert main(["train", "--config", str(config), "--quiet", "--output-dir", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err
+    assert "exists and is a file, not a directory" in err and "Traceback" not in err

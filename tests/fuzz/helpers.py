@@ -45,8 +45,8 @@ def documented_error_types() -> tuple[type[BaseException], ...]:
 
 def check_error(name: str, error: BaseException, *, allow: tuple[type[BaseException], ...] = ()) -> None:
     """Fail unless ``error`` is one of rnnkit's error types, or a ValueError/TypeError/RuntimeError
-    that rnnkit itself raised with a message naming what it is about (an argument check). Never KeyError/IndexError/AttributeError,
-    never SystemExit, never an exception raised inside a dependency."""
+    that rnnkit itself raised with a message naming what it is about (an argument check). Never
+    KeyError/IndexError/AttributeError, never SystemExit, never an exception raised inside a dependency."""
     __tracebackhide__ = True
     if isinstance(error, documented_error_types() + allow):
         FOUND[f"{name}: {type(error).__name__}"] += 1

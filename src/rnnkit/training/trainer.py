@@ -136,6 +136,8 @@ class Trainer:
         # Saturated gates drive RNN activations into subnormal floats, which CPUs process ~10x
         # slower (measured: 0.07 s -> 0.65 s per LSTM step mid-training); flush them to zero.
         flush = cfg.flush_denormal and torch.set_flush_denormal(True)
+        if cfg.output_dir and Path(cfg.output_dir).exists() and not Path(cfg.output_dir).is_dir():
+            raise ckpt.CheckpointError(f"output_dir: {cfg.output_dir} exists and is a file, not a directory")
         # One writer per output_dir (rank 0 writes for all): a second run aimed at it fails here.
         lock = DirectoryLock(cfg.output_dir) if (cfg.output_dir and dist.is_main) else contextlib.nullcontext()
         try:
