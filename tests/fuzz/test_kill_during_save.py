@@ -59,3 +59,24 @@ def test_a_save_killed_at_random_instants_leaves_a_loadable_model(tmp_path):
 @pytest.mark.slow
 def test_a_save_killed_at_many_random_instants_leaves_a_loadable_model(tmp_path):
     check_kills(tmp_path, range(4, 24))
+
+
+def test_the_two_rename_fallback_is_seen_through_by_load_and_repaired_by_the_next_save(tmp_path, monkeypatch):
+    from rnnkit import atomic_dir
+
+    torch.set_num_threads(1)
+    monkeypatch.setattr(atomic_dir, "_exchange", lambda a, b: False)  # a system without renameat2
+    path = tmp_path / "model"
+    version(0).save(path)
+    version(1).save(path)  # replaced by two renames
+    expected = version(1).state_dict()
+    assert all(torch.equal(rnnkit.load(path).state_dict()[k], v) for k, v in expected.items())
+    # A kill between the two renames: the previous model is aside, nothing at `path`.
+    dead_pid = 2**22 + 17  # above the default pid_max: no such process
+    path.rename(tmp_path / f".model.old-{dead_pid}-abcd")
+    with pytest.warns(UserWarning, match="a save was interrupted"):
+        loaded = rnnkit.load(path).state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in expected.items())
+    version(0).save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert all(torch.equal(rnnkit.load(path).state_dict()[k], v) for k, v in version(0).state_dict().items())
