@@ -66,6 +66,7 @@ def test_sigint_checkpoints_and_exits_130_without_a_traceback(tmp_path):
     interrupted(tmp_path / "run", signal.SIGINT, 130)
 
 
+@pytest.mark.slow
 def test_without_an_output_dir_the_message_says_nothing_was_saved(tmp_path):
     code, _, stderr = run(tmp_path / "run", "--no-output", signal_at=3)
     assert code == 143 and "nothing was saved" in stderr and "Traceback" not in stderr
