@@ -137,3 +137,10 @@ def test_every_rnnkit_saveable_class_is_in_the_fixed_module_table():
     assert own, "no rnnkit Saveable class was registered"
     outside = sorted(k for k in own if not any(k.startswith(m + ".") for m in serialization.RNNKIT_SAVEABLE_MODULES))
     assert not outside, f"add their modules to RNNKIT_SAVEABLE_MODULES: {outside}"
+
+
+def test_a_table_module_that_does_not_exist_is_refused_cleanly(tmp_path):
+    path = saved(tmp_path)
+    edit(path, lambda m: m.update({"class": "rnnkit.tasks.classify.estimator.Nope"}))
+    with pytest.raises(SerializationError, match="not a known Saveable class"):
+        rnnkit.load(path)

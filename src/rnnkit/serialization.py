@@ -51,10 +51,12 @@ T = TypeVar("T", bound="Saveable")
 
 #: The rnnkit modules that define Saveable classes. :func:`load` imports one of these (and never
 #: anything else) when a file names a class of it that is not registered yet. A new rnnkit
-#: Saveable class must be defined in a module listed here (a test checks it).
+#: Saveable class must be defined in a module listed here (a test checks it); names of modules
+#: that do not exist (yet, or any more) are skipped.
 RNNKIT_SAVEABLE_MODULES: tuple[str, ...] = (
     "rnnkit.layers.recurrent",
     "rnnkit.layers.dropins",
+    "rnnkit.models.classifier",
     "rnnkit.models.regressor",
     "rnnkit.models.longrange",
     "rnnkit.models.next_frame",
@@ -63,6 +65,12 @@ RNNKIT_SAVEABLE_MODULES: tuple[str, ...] = (
     "rnnkit.tasks.longrange",
     "rnnkit.tasks.framework.estimator",
     "rnnkit.tasks.forecast.estimator",
+    "rnnkit.tasks.classify.estimator",
+    "rnnkit.tasks.tag.estimator",
+    "rnnkit.tasks.translate.estimator",
+    "rnnkit.tasks.transcribe.estimator",
+    "rnnkit.tasks.lm.estimator",
+    "rnnkit.tasks.moving_digits.estimator",
 )
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -375,6 +383,13 @@ def _plain_name(name: Any) -> bool:
             and "\\" not in name and not name.startswith(".") and "\x00" not in name)
 
 
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package that does not exist
+        return False
+
+
 def resolve_class(key: str) -> type[Saveable]:
     """The registered Saveable class saved under ``key``.
 
@@ -389,7 +404,7 @@ def resolve_class(key: str) -> type[Saveable]:
         raise SerializationError(f"class: expected a class name (a string), got {type(key).__name__}")
     if key not in _REGISTRY:
         module = next((m for m in RNNKIT_SAVEABLE_MODULES if key.startswith(m + ".")), None)
-        if module is not None and importlib.util.find_spec(module) is not None:
+        if module is not None and _module_exists(module):
             importlib.import_module(module)
     if key not in _REGISTRY:
         raise SerializationError(
