@@ -144,3 +144,11 @@ def test_a_table_module_that_does_not_exist_is_refused_cleanly(tmp_path):
     edit(path, lambda m: m.update({"class": "rnnkit.tasks.classify.estimator.Nope"}))
     with pytest.raises(SerializationError, match="not a known Saveable class"):
         rnnkit.load(path)
+
+
+@pytest.mark.parametrize("key, value", [("bidirectional", None), ("num_layers", 1.5), ("batch_first", 0)])
+def test_a_drop_in_config_of_the_wrong_type_is_refused_at_load(tmp_path, key, value):
+    rnnkit.LSTM(2, 3).save(tmp_path / "m")  # found by the fuzz suite: bidirectional=None loaded, then failed in torch
+    edit(tmp_path / "m", lambda m: m["config"].update({key: value}))
+    with pytest.raises(SerializationError, match=key):
+        rnnkit.load(tmp_path / "m")

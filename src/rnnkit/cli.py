@@ -117,7 +117,7 @@ def _build(task: Any, task_config: Any, seed: int) -> Any:
     """``task.build``, with a bad setting that only the builder notices reported as a CLI error."""
     try:
         return task.build(task_config, seed=seed)
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError, IndexError) as error:  # e.g. steps=0: no first step to recall
         settings = ", ".join(f"{f.name}={getattr(task_config, f.name)!r}" for f in dataclasses.fields(task_config))
         raise CLIError(f"task {task.name!r}: cannot be built from its settings ({settings}): {error}") from None
 

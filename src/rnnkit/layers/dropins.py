@@ -54,6 +54,20 @@ class _DropIn(Saveable):
             )
         self._requested_backend = backend
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> _DropIn:
+        """Build from :meth:`get_config` output, refusing values of the wrong type (torch's
+        constructor would take ``bidirectional=None`` and fail only when run)."""
+        kinds = {"input_size": int, "hidden_size": int, "num_layers": int, "proj_size": int, "bias": bool,
+                 "batch_first": bool, "bidirectional": bool, "dropout": (int, float), "backend": str,
+                 "nonlinearity": str}
+        for name, value in config.items():
+            kind = kinds.get(name)
+            wrong = kind is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)))
+            if wrong:
+                raise TypeError(f"{name}: expected {getattr(kind, '__name__', 'a number')}, got {value!r}")
+        return cls(**config)
+
     def __getstate__(self) -> dict[str, Any]:
         # The loop backend's cell template is a cache (meta tensors): a pickled module (torch.save of
         # the whole model) leaves it out, so torch.load(..., weights_only=True) needs only the class.
