@@ -47,6 +47,10 @@ def __getattr__(name: str):
         from rnnkit.tasks.forecast import Forecaster
 
         return Forecaster
+    if name == "Translator":
+        from rnnkit.tasks.translate.estimator import Translator
+
+        return Translator
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
 
 
@@ -80,6 +84,7 @@ __all__ = [
     "SerializationError",
     "Trainer",
     "TrainerConfig",
+    "Translator",
     "VariationalDropout",
     "Zoneout",
     "__version__",

@@ -273,6 +273,12 @@ def _bench_longrange(argv: Sequence[str]) -> int:
     return longrange_main(argv)
 
 
+def _bench_auto(argv: Sequence[str]) -> int:
+    from rnnkit.backends.autotune_bench import main as auto_main
+
+    return auto_main(argv)
+
+
 def _tune(argv: Sequence[str]) -> int:
     from rnnkit.tasks import APPS, get_app
     from rnnkit.tasks.framework.cli import build_config
@@ -345,6 +351,7 @@ def _serve(argv: Sequence[str]) -> int:
 BENCHMARKS = {
     "speed": (_bench_speed, "every cell on every backend against torch.nn and the loop, plus peak memory"),
     "longrange": (_bench_longrange, "adding, copy memory and (permuted) sequential MNIST for every cell"),
+    "auto": (_bench_auto, "backend='auto' (tuned at first use) against the fastest forced backend over a size grid"),
 }
 
 
@@ -375,6 +382,7 @@ COMMANDS = {
 #: One line per application for ``rnnkit --help`` (kept here so the help imports no application).
 APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
+    "translate": "translate with attention and beam search: rnnkit translate [train|evaluate|predict] [--data x.tsv]",
 }
 
 
@@ -396,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
+    from rnnkit.data.bible import BibleUnavailable
+    from rnnkit.data.parallel import ParallelDataError
     from rnnkit.data.timeseries import SeriesError
     from rnnkit.dirlock import DirectoryLocked
     from rnnkit.optional import MissingDependency
@@ -415,8 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run, _ = commands[argv[0]]
     try:
         return run(argv[1:])
-    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError,
-            DirectoryLocked) as error:
+    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError, ParallelDataError,
+            BibleUnavailable, DirectoryLocked) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:
