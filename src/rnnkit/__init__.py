@@ -47,6 +47,10 @@ def __getattr__(name: str):
         from rnnkit.tasks.forecast import Forecaster
 
         return Forecaster
+    if name == "LanguageModel":
+        from rnnkit.tasks.lm import LanguageModel
+
+        return LanguageModel
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
 
 
@@ -68,6 +72,7 @@ __all__ = [
     "LRUCell",
     "LSTMCell",
     "LSTMState",
+    "LanguageModel",
     "LayerNormGRUCell",
     "LayerNormLSTMCell",
     "LinearRecurrentCell",

@@ -283,6 +283,7 @@ COMMANDS = {
 #: One line per application for ``rnnkit --help`` (kept here so the help imports no application).
 APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
+    "lm": "language models and generation: rnnkit lm [train|evaluate|generate] [--data corpus.txt --level word]",
 }
 
 
@@ -304,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
+    from rnnkit.data.streams import CorpusError
     from rnnkit.data.timeseries import SeriesError
     from rnnkit.optional import MissingDependency
     from rnnkit.serialization import SerializationError
@@ -322,7 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run, _ = commands[argv[0]]
     try:
         return run(argv[1:])
-    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError) as error:
+    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError,
+            CorpusError) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

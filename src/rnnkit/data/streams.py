@@ -166,10 +166,13 @@ class StreamTokenizer:
         ids = ids.tolist() if isinstance(ids, Tensor) else list(ids)
         if self.level == "bpe":
             return self._bpe.decode(ids)
-        pieces = [self.token_text(i) for i in ids]
         if self.level == "char":
-            return "".join(pieces)
-        return " ".join(pieces).replace(" \n ", "\n").replace(" \n", "\n")
+            return "".join(self.token_text(i) for i in ids)
+        pieces, line_start = [], True
+        for i in ids:
+            pieces.append(self.token_text(i, first=line_start))
+            line_start = pieces[-1] == "\n"
+        return "".join(pieces)
 
     def token_text(self, token_id: int, *, first: bool = False) -> str:
         """How one token prints in a stream of generated text (words get a leading space)."""
@@ -189,7 +192,7 @@ class StreamTokenizer:
         levels) or, at word level, the characters of the token stream with one space or newline per
         token (as PTB character figures count them)."""
         if self.level == "word":
-            return sum(len(t) + 1 if t != EOS else 1 for t in split_tokens(text, "word"))
+            return sum(len(t) + 1 for t in split_tokens(text, "word") if t != EOS)
         return len(text)
 
     # ------------------------------------------------------------------------- saving

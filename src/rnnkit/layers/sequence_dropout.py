@@ -57,37 +57,38 @@ class LockedDropout(nn.Module):
         return f"p={self.p}"
 
 
-class EmbeddingDropout(nn.Module):
-    r"""An embedding lookup with whole rows (words) of the matrix dropped.
+class EmbeddingDropout(nn.Embedding):
+    r"""An ``nn.Embedding`` that drops whole rows (words) of its matrix in training.
 
     ``E' = diag(m) E / (1 - p)``, ``m ~ Bernoulli(1 - p)`` per vocabulary entry, sampled once per
-    forward; then ``E'[tokens]``. In evaluation mode, ``E[tokens]``.
+    forward; then ``E'[tokens]``. In evaluation mode, ``E[tokens]``. Its ``weight`` can be tied to
+    a decoder like any embedding's.
 
     Args:
-        embedding: the ``nn.Embedding`` whose weight is used (and may be tied to a decoder).
+        num_embeddings, embedding_dim, **options: as ``nn.Embedding``.
         p: drop probability of each word.
 
     Example:
-        >>> drop = EmbeddingDropout(nn.Embedding(10, 4), 0.5).train()
+        >>> drop = EmbeddingDropout(10, 4, p=0.5).train()
         >>> out = drop(torch.tensor([[3, 3, 3]]))
         >>> bool((out[0, 0] == out[0, 1]).all())  # a word is dropped everywhere or nowhere
         True
     """
 
-    def __init__(self, embedding: nn.Embedding, p: float) -> None:
-        super().__init__()
-        self.embedding = embedding
+    def __init__(self, num_embeddings: int, embedding_dim: int, *, p: float = 0.0, **options: object) -> None:
+        super().__init__(num_embeddings, embedding_dim, **options)
         self.p = _check_p(p)
 
     def forward(self, tokens: Tensor) -> Tensor:
-        weight = self.embedding.weight
+        weight = self.weight
         if self.training and self.p > 0:
             keep = weight.new_empty(weight.shape[0], 1).bernoulli_(1 - self.p) / (1 - self.p)
             weight = weight * keep
-        return F.embedding(tokens, weight, self.embedding.padding_idx)
+        return F.embedding(tokens, weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"{super().extra_repr()}, p={self.p}"
 
 
 __all__ = ["EmbeddingDropout", "LockedDropout"]

@@ -87,8 +87,7 @@ class RecurrentLanguageModel(nn.Module):
             raise ValueError(f"vocab_size: expected at least 2 tokens, got {vocab_size}")
         self.vocab_size = vocab_size
         self.tie_weights = tie_weights
-        self.embedding = nn.Embedding(vocab_size, embedding_size)
-        self.embed = EmbeddingDropout(self.embedding, embedding_dropout)
+        self.embedding = EmbeddingDropout(vocab_size, embedding_size, p=embedding_dropout)
         self.input_drop = LockedDropout(input_dropout)
         self.hidden_drop = LockedDropout(hidden_dropout)
         self.output_drop = LockedDropout(output_dropout)
@@ -117,7 +116,7 @@ class RecurrentLanguageModel(nn.Module):
             raise ValueError(f"tokens: expected (batch, time) token ids, got shape {tuple(tokens.shape)}")
         if state is not None and len(state) != len(self.layers):
             raise ValueError(f"state: expected one state per layer ({len(self.layers)}), got {len(state)}")
-        x = self.input_drop(self.embed(tokens))
+        x = self.input_drop(self.embedding(tokens))
         finals = []
         raw = x
         for index, layer in enumerate(self.layers):
@@ -136,7 +135,7 @@ class RecurrentLanguageModel(nn.Module):
         :meth:`rnnkit.Recurrent.step` (streaming; equals :meth:`forward` in evaluation mode)."""
         if token.dim() != 1:
             raise ValueError(f"token: expected (batch,) token ids, got shape {tuple(token.shape)}")
-        x = self.input_drop(self.embed(token.unsqueeze(1))).squeeze(1)
+        x = self.input_drop(self.embedding(token.unsqueeze(1))).squeeze(1)
         finals = []
         for index, layer in enumerate(self.layers):
             x, final = layer.step(x, None if state is None else state[index])
