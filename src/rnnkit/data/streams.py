@@ -2,7 +2,9 @@
 
 A language-model corpus is one long stream of tokens. :class:`StreamTokenizer` turns text into
 token ids at character, word (Mikolov's PTB layout: the tokens of each line, then ``<eos>``) or
-BPE level (Hugging Face ``tokenizers``). :func:`batchify` lays the stream out as ``B`` parallel
+BPE level (the shared :class:`rnnkit.data.tokenizers.Tokenizer` over Hugging Face ``tokenizers``,
+case kept, each line's subwords then ``<eos>``; decoded BPE text has single spaces between words
+and punctuation). :func:`batchify` lays the stream out as ``B`` parallel
 rows, each a contiguous piece of the stream (Zaremba et al. 2014; Merity et al. 2018), so the
 state at the end of one window is the right start for the next window of the same row; the
 :class:`StreamBatches` view hands the whole layout to :class:`rnnkit.Trainer` as one batch per
@@ -113,23 +115,16 @@ class StreamTokenizer:
         return self
 
     def _fit_bpe(self, text: str) -> None:
-        from rnnkit.optional import require
+        from rnnkit.data.tokenizers import Tokenizer
 
-        tokenizers = require("tokenizers", "lm")
-        bpe = tokenizers.Tokenizer(tokenizers.models.BPE(unk_token=UNK))
-        bpe.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
-        bpe.decoder = tokenizers.decoders.ByteLevel()
-        trainer = tokenizers.trainers.BpeTrainer(
-            vocab_size=self.bpe_vocab_size, special_tokens=[UNK], show_progress=False,
-            initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
-        bpe.train_from_iterator(text.splitlines(keepends=True), trainer=trainer)
-        self._set_bpe(bpe)
+        lines = [line for line in text.split("\n") if line.strip()]
+        self._set_bpe(Tokenizer.train(lines, kind="bpe", vocab_size=self.bpe_vocab_size, lowercase=False,
+                                      special_tokens=[EOS]))
 
     def _set_bpe(self, bpe: Any) -> None:
         self._bpe = bpe
-        vocab = bpe.get_vocab()
-        self.tokens = [t for t, _ in sorted(vocab.items(), key=lambda item: item[1])]
-        self.index = dict(vocab)
+        self.tokens = [bpe.id_to_token(i) for i in range(bpe.vocab_size)]
+        self.index = {t: i for i, t in enumerate(self.tokens)}
 
     # ------------------------------------------------------------------------- use
     @property
@@ -139,8 +134,8 @@ class StreamTokenizer:
 
     @property
     def unk_id(self) -> int:
-        """The id of ``<unk>``."""
-        return self.index[UNK]
+        """The id of ``<unk>`` (the shared tokenizer's ``[UNK]`` at BPE level)."""
+        return self._bpe.unk_id if self.level == "bpe" else self.index[UNK]
 
     def _check_fitted(self) -> None:
         if not self.tokens:
@@ -150,8 +145,10 @@ class StreamTokenizer:
         """Token ids of ``text`` (1-D ``int64``); unknown tokens become ``<unk>`` (counted in
         :attr:`last_unknown`)."""
         self._check_fitted()
-        if self.level == "bpe":
-            ids = self._bpe.encode(text).ids
+        if self.level == "bpe":  # the lines' subwords, each line followed by <eos> (as at word level)
+            eos = self.index[EOS]
+            lines = [line for line in text.split("\n") if line.strip()]
+            ids = [i for encoded in self._bpe.encode_batch(lines) for i in (*encoded, eos)]
             self.last_unknown = sum(1 for i in ids if i == self.unk_id)
             return torch.tensor(ids, dtype=torch.int64)
         unk = self.unk_id
@@ -165,7 +162,7 @@ class StreamTokenizer:
         self._check_fitted()
         ids = ids.tolist() if isinstance(ids, Tensor) else list(ids)
         if self.level == "bpe":
-            return self._bpe.decode(ids)
+            return "".join(self.token_text(i) for i in ids).replace(" \n", "\n")
         if self.level == "char":
             return "".join(self.token_text(i) for i in ids)
         pieces, line_start = [], True
@@ -179,8 +176,12 @@ class StreamTokenizer:
         if not 0 <= token_id < len(self.tokens):
             raise ValueError(f"token_id: expected an id in [0, {len(self.tokens)}), got {token_id}")
         token = self.tokens[token_id]
-        if self.level == "bpe":
-            return self._bpe.decode([token_id])
+        if self.level == "bpe":  # subwords: "</w>" ends a word
+            if token == EOS:
+                return "\n"
+            if token in ("[UNK]", "[PAD]"):
+                return "<unk> "
+            return token[:-4] + " " if token.endswith("</w>") else token
         if self.level == "char":
             return UNKNOWN_CHAR if token == UNK else token
         if token == EOS:
@@ -202,7 +203,7 @@ class StreamTokenizer:
         state: dict[str, Any] = {"level": self.level, "max_vocab": self.max_vocab, "min_count": self.min_count,
                                  "bpe_vocab_size": self.bpe_vocab_size}
         if self.level == "bpe":
-            state["bpe"] = self._bpe.to_str()
+            state["bpe"] = self._bpe.to_json()
         else:
             state["tokens"] = self.tokens
         return state
@@ -213,10 +214,9 @@ class StreamTokenizer:
         tokenizer = cls(state["level"], max_vocab=state.get("max_vocab"), min_count=state.get("min_count", 1),
                         bpe_vocab_size=state.get("bpe_vocab_size", 2000))
         if tokenizer.level == "bpe":
-            from rnnkit.optional import require
+            from rnnkit.data.tokenizers import Tokenizer
 
-            tokenizers = require("tokenizers", "lm")
-            tokenizer._set_bpe(tokenizers.Tokenizer.from_str(state["bpe"]))
+            tokenizer._set_bpe(Tokenizer.from_json(state["bpe"]))
         else:
             tokenizer.tokens = list(state["tokens"])
             tokenizer.index = {t: i for i, t in enumerate(tokenizer.tokens)}

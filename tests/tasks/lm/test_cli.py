@@ -89,3 +89,20 @@ def test_bad_corpora_are_user_errors(tmp_path, capsys):
     assert "shorter than one BPTT window" in capsys.readouterr().err
     assert main(["lm", "--data", str(short), "--top-p", "0", "--output-dir", str(tmp_path / "c")]) == 2
     assert "top_p" in capsys.readouterr().err
+
+
+def test_bpe_level_runs_end_to_end(tmp_path):
+    pytest.importorskip("tokenizers")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "bpe"
+    assert main(["lm", "--data", str(corpus), *TINY, "--level", "bpe", "--bpe-vocab-size", "60",
+                 "--output-dir", str(out), "--sample-tokens", "5"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    methods = metrics["methods"]
+    assert metrics["primary"] == "test perplexity"
+    # bits per character are below bits per token: a subword spells more than one character.
+    row = methods["rnnkit 1x16 lstm"]
+    assert row["test bpc"] < row["test bits/token"]
+    loaded = rnnkit.load(out / "model")
+    assert loaded.tokenizer_.decode(loaded.tokenizer_.encode("line 3 of the\n")) == "line 3 of the\n"

@@ -38,7 +38,7 @@ class LMAppConfig(AppConfig):
     level: str | None = setting(None, "tokens: char, word (with <eos> per line) or bpe (default: char; word for ptb)",
                                 choices=("char", "word", "bpe"))
     max_vocab: int | None = setting(None, "keep the most frequent tokens (char/word; the rest is <unk>)", min=2)
-    bpe_vocab_size: int = setting(2000, "BPE vocabulary size", min=260)
+    bpe_vocab_size: int = setting(2000, "BPE vocabulary size (special tokens included)", min=4)
     cell: str = setting("lstm", "recurrent cell: lstm, gru, layernorm_lstm, ...",
                         search={"choices": ["lstm", "gru", "layernorm_lstm"]})
     backend: str = setting("auto", "how the layers run: auto (rnnkit's choice), native, fused, scan or loop",
