@@ -93,7 +93,7 @@ def run_ptb(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                           eval_batch_size=10, seed=args.seed, progress=False,
                           cell_options={"backend": "native"})
     wall, cpu = time.perf_counter(), cpu_seconds()
-    model.fit(data.train, data.valid)
+    model.fit(data.train, data.valid if args.ptb_validate else None)
     row = model_row(model, data.test, time.perf_counter() - wall, cpu_seconds() - cpu)
     rows = {"rnnkit 2x200 lstm (Zaremba small recipe)": row}
     print(rows, flush=True)
@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--bible-order", type=int, default=7)
     parser.add_argument("--ptb-epochs", type=int, default=1)
     parser.add_argument("--ptb-steps", type=int, default=None)
+    parser.add_argument("--ptb-validate", action="store_true", help="score the validation text after each epoch")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)

@@ -10,8 +10,8 @@ from rnnkit.tasks.framework.config import AppConfig, ConfigError, setting
 #: Bible (a few minutes on 2 CPU cores), Zaremba et al.'s small 2x200 recipe on PTB (13 epochs in
 #: the paper; here one epoch unless --max-epochs says more), and a small model for one's own file.
 PRESETS: dict[str, dict[str, object]] = {
-    "bible": {"level": "char", "embedding_size": 64, "hidden_size": 256, "num_layers": 2, "bptt": 100,
-              "batch_size": 32, "max_steps": 300, "max_epochs": 1, "lr": 3e-3, "ngram_order": 7,
+    "bible": {"level": "char", "embedding_size": 64, "hidden_size": 128, "num_layers": 2, "bptt": 100,
+              "batch_size": 32, "max_steps": 400, "max_epochs": 1, "lr": 3e-3, "ngram_order": 7,
               "optimizer": "adam", "clip_grad_norm": 1.0},
     "ptb": {"level": "word", "embedding_size": 200, "hidden_size": 200, "num_layers": 2, "bptt": 35,
             "batch_size": 20, "max_steps": None, "max_epochs": 1, "lr": 1.0, "ngram_order": 5,
@@ -44,7 +44,8 @@ class LMAppConfig(AppConfig):
     backend: str = setting("auto", "how the layers run: auto (rnnkit's choice), native, fused, scan or loop",
                            choices=("auto", "native", "fused", "scan", "loop"))
     embedding_size: int | None = setting(None, "embedding width (default: 64 char, 200 ptb)", min=1)
-    hidden_size: int | None = setting(None, "width of each recurrent layer (default: 256 char, 200 ptb)", min=1,
+    hidden_size: int | None = setting(None, "width of each recurrent layer (default: 128 Bible, 256 --data, 200 ptb)",
+                                      min=1,
                                       search={"low": 64, "high": 1024, "log": True})
     num_layers: int | None = setting(None, "stacked recurrent layers (default 2)", min=1)
     tie_weights: bool = setting(True, "share the embedding with the output layer (the last layer gets its width)")
@@ -67,7 +68,7 @@ class LMAppConfig(AppConfig):
     lr: float | None = setting(None, "learning rate (default: 3e-3 adam, 1.0 sgd)", min=0.0,
                                search={"low": 1e-4, "high": 1e-2, "log": True})
     clip_grad_norm: float | None = setting(None, "clip the gradient norm (default: 1.0 adam, 5.0 sgd)", min=0.0)
-    max_steps: int | None = setting(None, "training windows in all (default: 300 for the Bible demo)", min=1)
+    max_steps: int | None = setting(None, "training windows in all (default: 400 for the Bible demo)", min=1)
     max_epochs: int | None = setting(None, "passes over the training stream (default: 1; 3 for --data)", min=1)
     ngram_order: int | None = setting(None, "order of the Kneser-Ney baseline (default: 7 char, 5 word, 4 bpe)",
                                       min=1, max=12)
