@@ -102,3 +102,23 @@ def test_bad_corpora():
         LanguageModel(level="byte")
     with pytest.raises(RuntimeError, match="fit"):
         LanguageModel().generate("x")
+
+
+def test_nt_asgd_starts_averaging_when_validation_stalls():
+    from rnnkit.tasks.lm.estimator import NTAverage
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    averaging = NTAverage(net, patience=2)
+    for epoch, loss in enumerate([5.0, 4.0, 3.0, 3.5]):  # 3.5 is not worse than min(5): no trigger
+        averaging.on_epoch_end(None, epoch, {"val_loss": loss})
+    assert averaging.average is None
+    averaging.on_epoch_end(None, 4, {"val_loss": 4.5})  # worse than min(5, 4), the losses > 2 epochs old
+    assert averaging.triggered_at == 4
+    seen = [float(net.weight)]
+    for step, value in enumerate([1.0, 2.0, 6.0]):
+        with torch.no_grad():
+            net.weight.fill_(value)
+        averaging.on_step_end(None, step, {})
+        seen.append(value)
+    averaging.apply()
+    assert float(net.weight) == pytest.approx(sum(seen) / len(seen))
