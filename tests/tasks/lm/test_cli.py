@@ -106,3 +106,13 @@ def test_bpe_level_runs_end_to_end(tmp_path):
     assert row["test bpc"] < row["test bits/token"]
     loaded = rnnkit.load(out / "model")
     assert loaded.tokenizer_.decode(loaded.tokenizer_.encode("line 3 of the\n")) == "line 3 of the\n"
+
+
+def test_evaluate_scores_a_saved_model_again(run, tmp_path):
+    out = tmp_path / "again"
+    assert main(["lm", "evaluate", "--model", str(run / "model"), "--data", str(run.parent / "corpus.txt"),
+                 "--output-dir", str(out)]) == 0
+    first = json.loads((run / "metrics.json").read_text())["methods"]
+    again = json.loads((out / "metrics.json").read_text())["methods"]
+    for method in ("rnnkit 1x16 lstm", "Kneser-Ney 4-gram"):
+        assert again[method]["test bpc"] == pytest.approx(first[method]["test bpc"], rel=1e-9)

@@ -153,6 +153,7 @@ class LanguageModel(Estimator):
         self.training_log_: list[dict] = []
         self.fit_seconds_ = 0.0
         self.train_tokens_ = 0
+        self.steps_ = 0
         self.last_unknown_ = 0
         #: Trainer callbacks added to every fit (the tuner's pruning callback, for example).
         self.extra_callbacks: list = []
@@ -209,8 +210,8 @@ class LanguageModel(Estimator):
             averaging.apply()
         self.network.eval()
         self.training_log_ = [dict(row) for row in result.history]
-        self.train_tokens_ = result.steps and int(result.steps * cfg.batch_size * cfg.bptt)
         self.steps_ = int(result.steps)
+        self.train_tokens_ = self.steps_ * cfg.batch_size * cfg.bptt  # windows have bptt steps on average
         return self
 
     # ------------------------------------------------------------------------------ scoring
@@ -311,12 +312,13 @@ class LanguageModel(Estimator):
     def json_state(self) -> dict:
         self._check_fitted()
         return {"training_log": self.training_log_, "fit_seconds": self.fit_seconds_,
-                "train_tokens": self.train_tokens_}
+                "train_tokens": self.train_tokens_, "steps": self.steps_}
 
     def load_json_state(self, state: dict) -> None:
         self.training_log_ = state.get("training_log", [])
         self.fit_seconds_ = state.get("fit_seconds", 0.0)
         self.train_tokens_ = state.get("train_tokens", 0)
+        self.steps_ = state.get("steps", 0)
 
     def tensor_state(self) -> dict[str, torch.Tensor]:
         self._check_fitted()
