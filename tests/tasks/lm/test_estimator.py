@@ -122,3 +122,10 @@ def test_nt_asgd_starts_averaging_when_validation_stalls():
         seen.append(value)
     averaging.apply()
     assert float(net.weight) == pytest.approx(sum(seen) / len(seen))
+
+
+def test_word_level_generation_spells_lines():
+    lm = LanguageModel(**{**TINY, "level": "word", "max_steps": 40, "bptt": 5}).fit(TEXT)
+    text = lm.generate("", 40, seed=2, temperature=0.5)
+    assert not text.startswith(" ") and "\n " not in text and "  " not in text
+    assert set(text.split()) <= set(TEXT.split())

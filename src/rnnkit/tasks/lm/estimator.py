@@ -272,11 +272,12 @@ class LanguageModel(Estimator):
         generator = torch.Generator(device=self.network.embedding.weight.device)
         generator.manual_seed(self.config.seed if seed is None else seed)
         ids = self._prompt_ids(prompt)
-        first = not prompt or self.tokenizer_.level != "word"
+        line_start = not prompt or prompt.endswith("\n")  # a word after a line break gets no leading space
         for token, _ in self.network.stream_tokens(ids, max_tokens, temperature=temperature, top_k=top_k,
                                                    top_p=top_p, generator=generator):
-            yield self.tokenizer_.token_text(token, first=first and self.tokenizer_.level == "word")
-            first = False
+            piece = self.tokenizer_.token_text(token, first=line_start)
+            line_start = piece == "\n"
+            yield piece
 
     def generate(self, prompt: str = "", max_tokens: int = 200, *, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> str:
