@@ -66,7 +66,8 @@ def run_bible(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     rows: dict[str, dict[str, float]] = {}
     last = None
     for cell in args.cells.split(","):
-        model = LanguageModel(level="char", cell=cell, embedding_size=64, hidden_size=args.bible_hidden, num_layers=2,
+        model = LanguageModel(level="char", cell=cell, embedding_size=args.bible_embedding,
+                              hidden_size=args.bible_hidden, num_layers=2, tie_weights=args.bible_tie,
                               batch_size=32, bptt=100, max_steps=args.bible_steps, max_epochs=1, lr=3e-3,
                               clip_grad_norm=1.0, input_dropout=0.0, hidden_dropout=0.0, output_dropout=0.0,
                               weight_dropout=0.0, seed=args.seed, progress=False)
@@ -108,6 +109,8 @@ def main() -> None:
     parser.add_argument("--bible-steps", type=int, default=1500)
     parser.add_argument("--bible-hidden", type=int, default=256)
     parser.add_argument("--bible-order", type=int, default=7)
+    parser.add_argument("--bible-embedding", type=int, default=128)
+    parser.add_argument("--bible-tie", action="store_true", help="tie the embedding and the output layer")
     parser.add_argument("--ptb-epochs", type=int, default=1)
     parser.add_argument("--ptb-steps", type=int, default=None)
     parser.add_argument("--ptb-validate", action="store_true", help="score the validation text after each epoch")

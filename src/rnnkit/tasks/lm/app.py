@@ -46,7 +46,7 @@ class LanguageModelApp(Application):
         return LanguageModel(
             level=str(c("level")), cell=config.cell,
             embedding_size=c("embedding_size"), hidden_size=c("hidden_size"), num_layers=c("num_layers"),
-            tie_weights=config.tie_weights, embedding_dropout=config.embedding_dropout,
+            tie_weights=c("tie_weights"), embedding_dropout=config.embedding_dropout,
             input_dropout=config.input_dropout, hidden_dropout=config.hidden_dropout,
             output_dropout=config.output_dropout, weight_dropout=config.weight_dropout,
             activation_regularization=config.activation_regularization,

@@ -12,13 +12,13 @@ from rnnkit.tasks.framework.config import AppConfig, ConfigError, setting
 PRESETS: dict[str, dict[str, object]] = {
     "bible": {"level": "char", "embedding_size": 64, "hidden_size": 128, "num_layers": 2, "bptt": 100,
               "batch_size": 32, "max_steps": 400, "max_epochs": 1, "lr": 3e-3, "ngram_order": 7,
-              "optimizer": "adam", "clip_grad_norm": 1.0},
+              "optimizer": "adam", "clip_grad_norm": 1.0, "tie_weights": False},
     "ptb": {"level": "word", "embedding_size": 200, "hidden_size": 200, "num_layers": 2, "bptt": 35,
             "batch_size": 20, "max_steps": None, "max_epochs": 1, "lr": 1.0, "ngram_order": 5,
-            "optimizer": "sgd", "clip_grad_norm": 5.0},
+            "optimizer": "sgd", "clip_grad_norm": 5.0, "tie_weights": False},
     "file": {"level": "char", "embedding_size": 64, "hidden_size": 256, "num_layers": 2, "bptt": 100,
              "batch_size": 32, "max_steps": None, "max_epochs": 3, "lr": 3e-3, "ngram_order": None,
-             "optimizer": "adam", "clip_grad_norm": 1.0},
+             "optimizer": "adam", "clip_grad_norm": 1.0, "tie_weights": False},
 }
 #: n-gram order by level where neither the preset nor the user sets it.
 NGRAM_ORDERS = {"char": 7, "word": 5, "bpe": 4}
@@ -48,7 +48,8 @@ class LMAppConfig(AppConfig):
                                       min=1,
                                       search={"low": 64, "high": 1024, "log": True})
     num_layers: int | None = setting(None, "stacked recurrent layers (default 2)", min=1)
-    tie_weights: bool = setting(True, "share the embedding with the output layer (the last layer gets its width)")
+    tie_weights: bool | None = setting(None, "share the embedding with the output layer (the last layer gets its "
+                                             "width; default: off, as in Zaremba et al.)")
     embedding_dropout: float = setting(0.0, "drop whole words' embeddings (AWD dropoute)", min=0.0, max=0.95)
     input_dropout: float = setting(0.0, "locked dropout on the embeddings (AWD dropouti)", min=0.0, max=0.95)
     hidden_dropout: float = setting(0.0, "locked dropout between layers (AWD dropouth)", min=0.0, max=0.95)
