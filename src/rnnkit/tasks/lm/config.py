@@ -14,8 +14,8 @@ PRESETS: dict[str, dict[str, object]] = {
               "batch_size": 32, "max_steps": 400, "max_epochs": 1, "lr": 3e-3, "ngram_order": 7,
               "optimizer": "adam", "clip_grad_norm": 1.0, "tie_weights": False},
     "ptb": {"level": "word", "embedding_size": 200, "hidden_size": 200, "num_layers": 2, "bptt": 35,
-            "batch_size": 20, "max_steps": None, "max_epochs": 1, "lr": 1.0, "ngram_order": 5,
-            "optimizer": "sgd", "clip_grad_norm": 5.0, "tie_weights": False},
+            "batch_size": 20, "max_steps": None, "max_epochs": 1, "lr": 20.0, "ngram_order": 5,
+            "optimizer": "sgd", "clip_grad_norm": 0.25, "tie_weights": False},
     "file": {"level": "char", "embedding_size": 64, "hidden_size": 256, "num_layers": 2, "bptt": 100,
              "batch_size": 32, "max_steps": None, "max_epochs": 3, "lr": 3e-3, "ngram_order": None,
              "optimizer": "adam", "clip_grad_norm": 1.0, "tie_weights": False},
@@ -66,9 +66,9 @@ class LMAppConfig(AppConfig):
                                    min=1)
     optimizer: str | None = setting(None, "adam, sgd or nt-asgd (default: adam; sgd for ptb)",
                                     choices=("adam", "sgd", "nt-asgd"))
-    lr: float | None = setting(None, "learning rate (default: 3e-3 adam, 1.0 sgd)", min=0.0,
+    lr: float | None = setting(None, "learning rate (default: 3e-3 adam, 20 sgd)", min=0.0,
                                search={"low": 1e-4, "high": 1e-2, "log": True})
-    clip_grad_norm: float | None = setting(None, "clip the gradient norm (default: 1.0 adam, 5.0 sgd)", min=0.0)
+    clip_grad_norm: float | None = setting(None, "clip the gradient norm (default: 1.0 adam, 0.25 sgd)", min=0.0)
     max_steps: int | None = setting(None, "training windows in all (default: 400 for the Bible demo)", min=1)
     max_epochs: int | None = setting(None, "passes over the training stream (default: 1; 3 for --data)", min=1)
     ngram_order: int | None = setting(None, "order of the Kneser-Ney baseline (default: 7 char, 5 word, 4 bpe)",
@@ -103,6 +103,6 @@ class LMAppConfig(AppConfig):
         if key == "ngram_order":
             return preset.get(key) or NGRAM_ORDERS[str(self.chosen("level"))]
         if key in ("lr", "clip_grad_norm") and self.optimizer is not None:
-            sgd = self.optimizer != "adam"
-            return {"lr": 1.0 if sgd else 3e-3, "clip_grad_norm": 5.0 if sgd else 1.0}[key]
+            sgd = self.optimizer != "adam"  # SGD on the mean loss per token: PyTorch's word_language_model values
+            return {"lr": 20.0 if sgd else 3e-3, "clip_grad_norm": 0.25 if sgd else 1.0}[key]
         return preset[key]
