@@ -114,14 +114,14 @@ def test_nt_asgd_starts_averaging_when_validation_stalls():
     assert averaging.average is None
     averaging.on_epoch_end(None, 4, {"val_loss": 4.5})  # worse than min(5, 4), the losses > 2 epochs old
     assert averaging.triggered_at == 4
-    seen = [float(net.weight)]
+    seen = [float(net.weight.detach())]
     for step, value in enumerate([1.0, 2.0, 6.0]):
         with torch.no_grad():
             net.weight.fill_(value)
         averaging.on_step_end(None, step, {})
         seen.append(value)
     averaging.apply()
-    assert float(net.weight) == pytest.approx(sum(seen) / len(seen))
+    assert float(net.weight.detach()) == pytest.approx(sum(seen) / len(seen))
 
 
 def test_word_level_generation_spells_lines():
