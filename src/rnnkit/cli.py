@@ -251,6 +251,12 @@ def _bench_longrange(argv: Sequence[str]) -> int:
     return longrange_main(argv)
 
 
+def _bench_auto(argv: Sequence[str]) -> int:
+    from rnnkit.backends.autotune_bench import main as auto_main
+
+    return auto_main(argv)
+
+
 def _tune(argv: Sequence[str]) -> int:
     from rnnkit.tasks import APPS, get_app
     from rnnkit.tasks.framework.cli import build_config
@@ -323,6 +329,7 @@ def _serve(argv: Sequence[str]) -> int:
 BENCHMARKS = {
     "speed": (_bench_speed, "every cell on every backend against torch.nn and the loop, plus peak memory"),
     "longrange": (_bench_longrange, "adding, copy memory and (permuted) sequential MNIST for every cell"),
+    "auto": (_bench_auto, "backend='auto' (tuned at first use) against the fastest forced backend over a size grid"),
 }
 
 
