@@ -51,6 +51,10 @@ def __getattr__(name: str):
         from rnnkit.tasks.lm import LanguageModel
 
         return LanguageModel
+    if name == "Translator":
+        from rnnkit.tasks.translate.estimator import Translator
+
+        return Translator
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
 
 
@@ -85,6 +89,7 @@ __all__ = [
     "SerializationError",
     "Trainer",
     "TrainerConfig",
+    "Translator",
     "VariationalDropout",
     "Zoneout",
     "__version__",

@@ -361,6 +361,7 @@ COMMANDS = {
 APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
     "lm": "language models and generation: rnnkit lm [train|evaluate|generate] [--data corpus.txt --level word]",
+    "translate": "translate with attention and beam search: rnnkit translate [train|evaluate|predict] [--data x.tsv]",
 }
 
 
@@ -382,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
+    from rnnkit.data.bible import BibleUnavailable
+    from rnnkit.data.parallel import ParallelDataError
     from rnnkit.data.streams import CorpusError
     from rnnkit.data.timeseries import SeriesError
     from rnnkit.optional import MissingDependency
@@ -401,8 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run, _ = commands[argv[0]]
     try:
         return run(argv[1:])
-    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError,
-            CorpusError) as error:
+    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError, ParallelDataError,
+            BibleUnavailable, CorpusError) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -85,6 +85,7 @@ def get_task(name: str) -> Task:
 APPS: dict[str, str] = {
     "forecast": "rnnkit.tasks.forecast.app",
     "lm": "rnnkit.tasks.lm.app",
+    "translate": "rnnkit.tasks.translate.app",
 }
 
 
