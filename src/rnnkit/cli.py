@@ -382,6 +382,7 @@ COMMANDS = {
 #: One line per application for ``rnnkit --help`` (kept here so the help imports no application).
 APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
+    "lm": "language models and generation: rnnkit lm [train|evaluate|generate] [--data corpus.txt --level word]",
     "translate": "translate with attention and beam search: rnnkit translate [train|evaluate|predict] [--data x.tsv]",
 }
 
@@ -406,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
     from rnnkit.data.bible import BibleUnavailable
     from rnnkit.data.parallel import ParallelDataError
+    from rnnkit.data.streams import CorpusError
     from rnnkit.data.timeseries import SeriesError
     from rnnkit.dirlock import DirectoryLocked
     from rnnkit.optional import MissingDependency
@@ -426,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv[1:])
     except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError, ParallelDataError,
-            BibleUnavailable, DirectoryLocked) as error:
+            BibleUnavailable, DirectoryLocked, CorpusError) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:
