@@ -47,6 +47,10 @@ def __getattr__(name: str):
         from rnnkit.tasks.forecast import Forecaster
 
         return Forecaster
+    if name == "LanguageModel":
+        from rnnkit.tasks.lm import LanguageModel
+
+        return LanguageModel
     if name == "Translator":
         from rnnkit.tasks.translate.estimator import Translator
 
@@ -72,6 +76,7 @@ __all__ = [
     "LRUCell",
     "LSTMCell",
     "LSTMState",
+    "LanguageModel",
     "LayerNormGRUCell",
     "LayerNormLSTMCell",
     "LinearRecurrentCell",

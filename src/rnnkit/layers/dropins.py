@@ -57,6 +57,28 @@ class _DropIn(Saveable):
             )
         self._requested_backend = backend
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> _DropIn:
+        """Build from :meth:`get_config` output, refusing values of the wrong type (torch's
+        constructor would take ``bidirectional=None`` and fail only when run)."""
+        kinds = {"input_size": int, "hidden_size": int, "num_layers": int, "proj_size": int, "bias": bool,
+                 "batch_first": bool, "bidirectional": bool, "dropout": (int, float), "backend": str,
+                 "nonlinearity": str}
+        for name, value in config.items():
+            kind = kinds.get(name)
+            wrong = kind is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)))
+            if wrong:
+                raise TypeError(f"{name}: expected {getattr(kind, '__name__', 'a number')}, got {value!r}")
+        return cls(**config)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The loop backend's cell template is a cache (meta tensors): a pickled module (torch.save of
+        # the whole model) leaves it out, so torch.load(..., weights_only=True) needs only the class.
+        state = super().__getstate__()
+        state = dict(state if state is not None else self.__dict__)
+        state.pop("_loop_template", None)
+        return state
+
     @property
     def backend(self) -> BackendChoice:
         """``native`` (torch's own fused kernel) unless ``backend='loop'`` was asked for."""
@@ -173,6 +195,8 @@ class _DropIn(Saveable):
             if not batched:
                 input = input.unsqueeze(0 if self.batch_first else 1)
             batch = input.shape[0 if self.batch_first else 1]
+            if input.shape[1 if self.batch_first else 0] == 0:  # torch's own message for the native kernel
+                raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
             data = input
         hx = self._initial_hidden(hx, batch, data, batched, is_lstm, directions)
         # torch's own checks give torch's own messages for sizes and dtypes.
@@ -271,3 +295,9 @@ class GRU(_DropIn, nn.GRU):
     """
 
     _cell_class = GRUCell
+
+
+# ``torch.save(model)`` of a whole module that holds drop-ins, then ``torch.load(..., weights_only=True)``
+# (what pytorch/examples do) must find these classes allowed, as nn.LSTM is once the user allows it.
+if hasattr(torch.serialization, "add_safe_globals"):
+    torch.serialization.add_safe_globals([RNN, LSTM, GRU])

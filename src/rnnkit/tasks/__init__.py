@@ -85,6 +85,7 @@ def get_task(name: str) -> Task:
 APPS: dict[str, str] = {
     "forecast": "rnnkit.tasks.forecast.app",
     "moving-digits": "rnnkit.tasks.moving_digits.app",
+    "lm": "rnnkit.tasks.lm.app",
     "translate": "rnnkit.tasks.translate.app",
 }
 
