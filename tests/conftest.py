@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 # backend="auto" tunes itself by timing at first use (rnnkit.backends.autotune); the suite keeps the
 # static choice so that tests stay deterministic and fast. tests/backends/test_autotune.py turns it on.
 os.environ["RNNKIT_AUTOTUNE"] = "0"
+
+
+
+@pytest.fixture(autouse=True)
+def subnormals_back_on():
+    """The Trainer (flush_denormal=True) and the benchmarks flush subnormal floats to zero, and the
+    mode is process-wide: switch it back off after every test, so that no test depends on which
+    ran before it (hypothesis refuses to draw floats with subnormals flushed)."""
+    yield
+    torch.set_flush_denormal(False)
+
 
 TORCH_CLASSES = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "elman": torch.nn.RNN}
 

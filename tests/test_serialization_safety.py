@@ -14,8 +14,8 @@ import pytest
 
 import rnnkit
 from rnnkit import serialization
+from rnnkit.models import RecurrentRegressor
 from rnnkit.serialization import SerializationError
-from rnnkit.tasks.synthetic import RecurrentRegressor
 
 
 def saved(tmp_path, name="m"):

@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from rnnkit.tasks.synthetic import RecurrentRegressor
+from rnnkit.models import RecurrentRegressor
 
 torch.set_num_threads(1)
 

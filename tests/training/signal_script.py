@@ -13,7 +13,8 @@ import time
 import torch
 
 from rnnkit import Trainer
-from rnnkit.tasks.synthetic import RecurrentRegressor, make_recall_data
+from rnnkit.models import RecurrentRegressor
+from rnnkit.tasks.synthetic import make_recall_data
 
 
 class Announce:

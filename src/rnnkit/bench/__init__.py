@@ -6,5 +6,9 @@
   longrange``, which cell learns which long-range task and in how many steps.
 * :mod:`rnnkit.bench.common`: the machine description every table is printed with.
 
-The submodules are imported on demand (``import rnnkit.bench`` loads none of them).
+``import rnnkit.bench`` loads only :mod:`~rnnkit.bench.common` (``cpu_name``, ``machine_description``).
 """
+
+from rnnkit.bench.common import cpu_name, machine_description
+
+__all__ = ["cpu_name", "machine_description"]

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch.utils.data import Subset
 
+from rnnkit.bench.common import flushing_denormals
 from rnnkit.data.longrange import ADDING_BASELINE_MSE, copy_memory_baseline
 from rnnkit.models.longrange import RECIPES
 from rnnkit.tasks import TaskSetup
@@ -330,20 +331,20 @@ def run_longrange_bench(config: LongRangeBenchConfig, *, log: Any = print) -> li
     rows, curves = (report.read_results(out) if config.resume else ([], []))
     done = {(r["task"], r["model"], int(r["T"])) for r in rows}
     start = time.perf_counter()
-    torch.set_flush_denormal(True)  # subnormal floats from saturated gates cost ~10x on CPU
-    for spec in plan(config):
-        if (spec.task, spec.model, spec.length) in done:
-            continue
-        not_learnt = report.not_learnt_lengths(rows, spec.task, spec.model, spec.length)
-        if config.ladder and not_learnt:
-            log(f"{spec.task:8s} T={spec.length!s:5s} {spec.model:15s} skipped: no better than the baseline at "
-                f"T = {min(not_learnt)}")
-            continue
-        row, curve = run_one(spec, config)
-        rows.append(row)
-        curves += [{"task": spec.task, "model": spec.model, "T": spec.length, **point} for point in curve]
-        report.write_results(out, rows, curves)
-        log(report.describe_row(row))
+    with flushing_denormals():  # subnormal floats from saturated gates cost ~10x on CPU; restored after
+        for spec in plan(config):
+            if (spec.task, spec.model, spec.length) in done:
+                continue
+            not_learnt = report.not_learnt_lengths(rows, spec.task, spec.model, spec.length)
+            if config.ladder and not_learnt:
+                log(f"{spec.task:8s} T={spec.length!s:5s} {spec.model:15s} skipped: no better than the baseline at "
+                    f"T = {min(not_learnt)}")
+                continue
+            row, curve = run_one(spec, config)
+            rows.append(row)
+            curves += [{"task": spec.task, "model": spec.model, "T": spec.length, **point} for point in curve]
+            report.write_results(out, rows, curves)
+            log(report.describe_row(row))
     total = time.perf_counter() - start
     markdown = report.markdown_tables(rows, config=config, seconds=total)
     (out / "longrange.md").write_text(markdown)

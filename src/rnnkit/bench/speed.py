@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from rnnkit.backends import BACKENDS, Workload
-from rnnkit.bench.common import machine_description
+from rnnkit.bench.common import flushing_denormals, machine_description
 from rnnkit.layers import Recurrent, Zoneout
 from rnnkit.tasks.framework.config import setting
 
@@ -381,10 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise CLIError(f"--device: expected cpu or cuda, got {config.device!r}")
     if config.threads:
         torch.set_num_threads(config.threads)
-    torch.set_flush_denormal(True)  # as the Trainer does: subnormal gates cost every variant ~10x
     try:
-        run_speed_benchmark(device=config.device, quick=config.quick, cells=config.cells, repeats=config.repeats,
-                            output_dir=config.output_dir, note=config.note)
+        with flushing_denormals():
+            run_speed_benchmark(device=config.device, quick=config.quick, cells=config.cells,
+                                repeats=config.repeats, output_dir=config.output_dir, note=config.note)
     except ValueError as error:
         raise CLIError(str(error)) from None
     print(Path(config.output_dir, "speed.md").read_text())
