@@ -47,6 +47,10 @@ def __getattr__(name: str):
         from rnnkit.tasks.forecast import Forecaster
 
         return Forecaster
+    if name == "SpeechRecognizer":
+        from rnnkit.tasks.transcribe.estimator import SpeechRecognizer
+
+        return SpeechRecognizer
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
 
 
@@ -77,6 +81,7 @@ __all__ = [
     "RecurrentCell",
     "SLSTMCell",
     "Saveable",
+    "SpeechRecognizer",
     "SerializationError",
     "Trainer",
     "TrainerConfig",

@@ -81,7 +81,7 @@ class CTCRecognizerNet(nn.Module):
         return F.log_softmax(self.head(out), dim=-1), self.output_lengths(lengths).to(out.device)
 
     def ctc_loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """CTC loss of a batch (``features``, ``lengths``, ``targets`` (concatenated), ``target_lengths``).
+        """CTC loss of a batch (``features``, ``lengths``, ``targets`` ``(B, S)`` padded, ``target_lengths``).
 
         Returns:
             ``{"loss": mean over utterances of the loss divided by its target length,
@@ -105,11 +105,9 @@ class CTCRecognizerNet(nn.Module):
         metrics = self.ctc_loss(batch)
         log_probs, out_lengths = self(batch["features"], batch["lengths"])
         hypotheses = greedy_decode(log_probs, out_lengths)
-        errors, total, offset = 0, 0, 0
-        for hyp, n in zip(hypotheses, batch["target_lengths"].tolist(), strict=True):
-            ref = batch["targets"][offset:offset + n].tolist()
-            offset += n
-            errors += edit_distance(hyp, ref)
+        errors, total = 0, 0
+        for hyp, ref, n in zip(hypotheses, batch["targets"], batch["target_lengths"].tolist(), strict=True):
+            errors += edit_distance(hyp, ref[:n].tolist())
             total += max(n, 1)
         metrics["label_error_rate"] = torch.tensor(errors / total)
         return metrics
