@@ -353,7 +353,7 @@ COMMANDS = {
 #: One line per application for ``rnnkit --help`` (kept here so the help imports no application).
 APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
-    "transcribe": "speech recognition (CRNN + CTC, streaming): rnnkit transcribe [train|evaluate|predict] [--data list.tsv]",
+    "transcribe": "speech recognition (CRNN + CTC, streaming): rnnkit transcribe [train|evaluate|predict]",
 }
 
 
@@ -375,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
+    from rnnkit.data.audio import AudioError
+    from rnnkit.data.characters import TranscriptError
     from rnnkit.data.timeseries import SeriesError
     from rnnkit.optional import MissingDependency
     from rnnkit.serialization import SerializationError
@@ -393,7 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run, _ = commands[argv[0]]
     try:
         return run(argv[1:])
-    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError) as error:
+    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError, AudioError,
+            TranscriptError) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -122,7 +122,8 @@ def test_ctc_loss_stays_finite_when_a_transcript_cannot_fit_its_frames():
     torch.manual_seed(0)
     net = CTCRecognizerNet(16, 5, channels=(4, 4), hidden_size=8)
     batch = {"features": torch.randn(2, 20, 16), "lengths": torch.tensor([20, 8]),
-             "targets": torch.tensor([[1, 2, 0, 0, 0, 0, 0], [3, 1, 2, 3, 4, 1, 2]]), "target_lengths": torch.tensor([2, 7])}
+             "targets": torch.tensor([[1, 2, 0, 0, 0, 0, 0], [3, 1, 2, 3, 4, 1, 2]]),
+             "target_lengths": torch.tensor([2, 7])}
     out = net.training_step(batch)  # utterance 2 has 2 output frames for 7 labels: infinite CTC loss
     assert torch.isfinite(out["loss"]) and out["infeasible"].item() == 0.5
     out["loss"].backward()

@@ -103,7 +103,7 @@ class TranscribeApp(Application):
         kind = "bidirectional" if config.bidirectional else "streaming"
         for decoder in decoders:
             label = f"rnnkit CRNN-CTC {kind} ({'beam + words + bigram' if decoder == 'beam' else 'greedy'})"
-            row, hyps = score_test_set(estimator, data.test, decoder)
+            row, _ = score_test_set(estimator, data.test, decoder)
             if data.real:
                 real_row, real_hyps = score_real_clips(estimator.transcribe([u.samples for u in data.real],
                                                                             decoder=decoder), data.real)

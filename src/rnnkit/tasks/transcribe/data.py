@@ -74,11 +74,11 @@ REAL_CLIPS = [
 ]
 POCKETSPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")
 INSTALL_HINT = "sudo apt-get install espeak-ng sox pocketsphinx-testdata"
-_GENERATOR_VERSION = 1
+_GENERATOR_VERSION = 2
 
 
-class SynthesisError(RuntimeError):
-    """espeak-ng is missing or failed."""
+class SynthesisError(AudioError):
+    """espeak-ng is missing or failed (no audio could be made)."""
 
 
 def espeak_binary() -> str:
@@ -169,7 +169,7 @@ def degrade(samples: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     from scipy import signal
 
     meta: dict = {}
-    lead, tail = (int(rng.uniform(0.05, 0.4) * SAMPLE_RATE) for _ in range(2))
+    lead, tail = (int(rng.uniform(0.05, 0.25) * SAMPLE_RATE) for _ in range(2))
     x = np.concatenate([np.zeros(lead), samples.astype(np.float64), np.zeros(tail)])
     low, high = float(rng.uniform(60, 300)), float(rng.uniform(3000, 7600))
     b, a = signal.butter(2, [low, high], btype="bandpass", fs=SAMPLE_RATE)

@@ -256,11 +256,10 @@ class SpeechRecognizer(Estimator):
                                              collate_fn=lambda items: collate(items, augment=cfg.spec_augment))
         val_loader = None if val is None else torch.utils.data.DataLoader(val, batch_size=32, collate_fn=collate)
         options = {"max_epochs": None, "max_steps": cfg.max_steps, "lr": cfg.lr, "optimizer": "adam",
-                   "scheduler": "one-cycle", "clip_grad_norm": 5.0, "seed": cfg.seed, "device": "cpu",
-                   "progress_bar": cfg.progress, "plot": False, "monitor": "val_loss" if val is not None else
-                   "train_loss", **cfg.trainer_options}
-        if val is None:
-            options.pop("monitor")
+                   # a time budget leaves the step count unknown, so no schedule that needs it
+                   "scheduler": None if cfg.max_seconds else "one-cycle", "clip_grad_norm": 5.0,
+                   "seed": cfg.seed, "device": "cpu", "progress_bar": cfg.progress, "plot": False,
+                   **cfg.trainer_options}
         keeper = _KeepBest(self.network, cfg.max_seconds)
         result = Trainer(callbacks=[keeper, *self.extra_callbacks], **options).fit(self.network, loader, val_loader)
         keeper.restore()

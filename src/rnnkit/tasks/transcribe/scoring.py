@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-
 from rnnkit.metrics.speech import error_rates
 
 REAL_GROUPS = {"cards": "real cards WER %", "digits": "real digits WER %", "librivox": "real LibriVox WER %"}
