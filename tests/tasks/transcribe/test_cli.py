@@ -21,6 +21,7 @@ TINY = ["--train-utterances", "8", "--val-utterances", "2", "--test-utterances",
         "--peer", "false", "--quiet"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_transcribe_trains_on_synthesised_speech_then_predicts_and_streams(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
