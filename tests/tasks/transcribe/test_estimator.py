@@ -41,7 +41,7 @@ def test_fit_learns_the_lexicon_and_normalisation_statistics(fitted):
 def test_save_load_gives_the_same_transcripts_and_log_probs(fitted, tmp_path):
     fitted.save(tmp_path / "model")
     loaded = rnnkit.load(tmp_path / "model")
-    assert isinstance(loaded, SpeechRecognizer)
+    assert isinstance(loaded, SpeechRecognizer) and rnnkit.SpeechRecognizer is SpeechRecognizer
     clips = _clips(3, 5)
     for a, b in zip(fitted.log_probs(clips), loaded.log_probs(clips), strict=True):
         assert torch.equal(a, b)

@@ -16,17 +16,17 @@ class TranscribeAppConfig(AppConfig):
     test_utterances: int = setting(240, "synthesised test utterances (held-out voices only)", min=1)
     cell: str = setting("gru", "recurrent cell: gru, lstm, layernorm_lstm, ...",
                         search={"choices": ["gru", "lstm", "layernorm_lstm"]})
-    hidden_size: int = setting(128, "state size of each recurrent layer", min=1,
+    hidden_size: int = setting(96, "state size of each recurrent layer", min=1,
                                search={"low": 64, "high": 256, "log": True})
     num_layers: int = setting(2, "stacked recurrent layers", min=1, search={"low": 1, "high": 3})
-    channels: tuple[int, ...] = setting((32, 32), "output channels of each front-end convolution block "
+    channels: tuple[int, ...] = setting((16, 32), "output channels of each front-end convolution block "
                                         "(each halves time and frequency)")
     bidirectional: bool = setting(False, "read both directions (offline only; the default streams)")
     dropout: float = setting(0.1, "dropout between recurrent layers", min=0.0, max=0.9)
     n_mels: int = setting(40, "log-mel bands", min=8, max=128)
     spec_augment: bool = setting(True, "mask random bands and time spans of training batches (SpecAugment)")
-    batch_size: int = setting(16, "utterances per batch", min=1)
-    lr: float = setting(2e-3, "Adam peak learning rate (one-cycle)", min=0.0,
+    batch_size: int = setting(8, "utterances per batch", min=1)
+    lr: float = setting(3e-3, "Adam learning rate (constant under the time budget)", min=0.0,
                         search={"low": 5e-4, "high": 5e-3, "log": True})
     max_steps: int = setting(20000, "training steps at most", min=1)
     max_minutes: float = setting(3.0, "training time budget: stop at the first epoch end after it", min=0.0)

@@ -37,18 +37,18 @@ class SpeechRecognizerConfig:
     """Every setting of a :class:`SpeechRecognizer` (saved with the model)."""
 
     n_mels: int = 40
-    channels: tuple[int, ...] = (32, 32)
+    channels: tuple[int, ...] = (16, 32)
     cell: str = "gru"
-    hidden_size: int = 128
+    hidden_size: int = 96
     num_layers: int = 2
     bidirectional: bool = False
     dropout: float = 0.1
     normalization: str = "auto"
     spec_augment: bool = True
-    batch_size: int = 16
+    batch_size: int = 8
     max_steps: int = 2000
     max_seconds: float | None = None
-    lr: float = 2e-3
+    lr: float = 3e-3
     decoder: str = "greedy"
     beam_width: int = 16
     lexicon: bool = True
