@@ -150,6 +150,11 @@ class TranscribeApp(Application):
         from rnnkit.data.audio import AudioError
 
         if args.stream:
+            if estimator.config.bidirectional or estimator.config.norm_mode() != "running":
+                from rnnkit.tasks.framework.cli import CLIError
+
+                raise CLIError(f"--stream: {args.model} holds a bidirectional (or per-utterance normalised) model, "
+                               "which needs the whole utterance; train with --bidirectional false to stream")
             if args.chunk_ms < 10:
                 raise AudioError(f"--chunk-ms: expected at least 10 ms, got {args.chunk_ms}")
             last = None
