@@ -106,3 +106,9 @@ def test_transcripts_too_long_for_their_audio_are_left_out():
     short = np.zeros(1600, np.float32) + 0.01  # 0.1 s: 9 frames -> 3 output frames
     model.fit([short, _clips(1)[0]], ["a very long transcript for a tenth of a second", "one"])
     assert model.skipped_ == 1
+
+
+def test_time_budget_ends_training_inside_the_first_epoch():
+    model = SpeechRecognizer(**{**TINY, "batch_size": 1, "max_steps": 1000, "max_seconds": 0.0})
+    model.fit(_clips(6), ["one", "two", "three", "four", "five", "six"])
+    assert model.training_log_[-1]["step"] <= 1  # an epoch has 6 batches; the budget stops it at once

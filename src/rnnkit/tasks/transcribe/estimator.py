@@ -111,11 +111,16 @@ class _KeepBest:
         self.network, self.max_seconds, self.start = network, max_seconds, time.perf_counter()
         self.best, self.weights = float("inf"), None
 
+    def expired(self) -> bool:
+        return self.max_seconds is not None and time.perf_counter() - self.start > self.max_seconds
+
     def on_step_end(self, trainer, step: int, row: dict) -> None:
-        if self.max_seconds is not None and time.perf_counter() - self.start > self.max_seconds:
+        if self.expired():
             trainer.should_stop = True
 
     def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        if self.expired():  # also when the budget ran out before any step of the epoch
+            trainer.should_stop = True
         value = record.get("val_label_error_rate")
         if value is not None and value < self.best:
             self.best = value
@@ -124,6 +129,23 @@ class _KeepBest:
     def restore(self) -> None:
         if self.weights is not None:
             self.network.load_state_dict(self.weights)
+
+
+class _Budgeted:
+    """The training batches, ending the epoch early once the time budget is spent (the Trainer
+    stops at an epoch's end, and one epoch can take many minutes on a loaded CPU)."""
+
+    def __init__(self, loader: torch.utils.data.DataLoader, keeper: _KeepBest) -> None:
+        self.loader, self.keeper = loader, keeper
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[dict[str, Tensor]]:
+        for batch in self.loader:
+            if self.keeper.expired():
+                return
+            yield batch
 
 
 class SpeechRecognizer(Estimator):
@@ -261,7 +283,8 @@ class SpeechRecognizer(Estimator):
                    "seed": cfg.seed, "device": "cpu", "progress_bar": cfg.progress, "plot": False,
                    **cfg.trainer_options}
         keeper = _KeepBest(self.network, cfg.max_seconds)
-        result = Trainer(callbacks=[keeper, *self.extra_callbacks], **options).fit(self.network, loader, val_loader)
+        batches = _Budgeted(loader, keeper) if cfg.max_seconds is not None else loader
+        result = Trainer(callbacks=[keeper, *self.extra_callbacks], **options).fit(self.network, batches, val_loader)
         keeper.restore()
         self.network.eval()
         self.training_log_ = [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]
