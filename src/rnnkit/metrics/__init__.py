@@ -1,0 +1,1 @@
+"""Metrics wrapping the field's libraries (seqeval, scikit-learn)."""
