@@ -47,6 +47,10 @@ def __getattr__(name: str):
         from rnnkit.tasks.forecast import Forecaster
 
         return Forecaster
+    if name == "Tagger":
+        from rnnkit.tasks.tag import Tagger
+
+        return Tagger
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
 
 
@@ -78,6 +82,7 @@ __all__ = [
     "SLSTMCell",
     "Saveable",
     "SerializationError",
+    "Tagger",
     "Trainer",
     "TrainerConfig",
     "VariationalDropout",

@@ -147,6 +147,27 @@ def read_conll(
     return sentences
 
 
+def read_tokens(source: str | os.PathLike | Iterable[str]) -> list[list[str]]:
+    """The first column of a column file as token lists (for tagging files without tags).
+
+    Blank lines separate sentences; ``-DOCSTART-`` lines are skipped; any further columns are ignored.
+    """
+    _, lines = _lines(source)
+    sentences: list[list[str]] = []
+    tokens: list[str] = []
+    for raw in lines:
+        columns = raw.split()
+        if not columns or columns[0] == "-DOCSTART-":
+            if tokens:
+                sentences.append(tokens)
+            tokens = []
+            continue
+        tokens.append(columns[0])
+    if tokens:
+        sentences.append(tokens)
+    return sentences
+
+
 def write_conll(sentences: Iterable[TaggedSentence], path: str | os.PathLike | None = None, *,
                 separator: str = " ", predicted: Sequence[Sequence[str]] | None = None) -> str:
     """Write sentences as ``token tag`` lines (``token gold predicted`` with ``predicted``).
@@ -402,5 +423,5 @@ def detect_scheme(tag_sets: Iterable[Iterable[str]]) -> str:
 
 
 __all__ = ["CONLLU_COLUMNS", "SCHEMES", "ConllFormatError", "TaggedSentence", "canonical_scheme", "convert_tags",
-           "detect_scheme", "read_conll", "read_conllu", "repair_tags", "spans_to_tags", "split_tag",
+           "detect_scheme", "read_conll", "read_conllu", "read_tokens", "repair_tags", "spans_to_tags", "split_tag",
            "tags_to_spans", "write_conll", "write_conllu"]
