@@ -305,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
+    from rnnkit.data.conll import ConllFormatError
     from rnnkit.data.timeseries import SeriesError
     from rnnkit.optional import MissingDependency
     from rnnkit.serialization import SerializationError
@@ -323,7 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run, _ = commands[argv[0]]
     try:
         return run(argv[1:])
-    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError) as error:
+    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError,
+            ConllFormatError) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rnnkit.tasks.framework.config import AppConfig, ConfigError, setting
 
@@ -53,6 +54,10 @@ class TagAppConfig(AppConfig):
             raise ConfigError("dev/test: also give the training file (--train)")
         if self.scheme != "auto" and self.scheme.upper() not in SCHEMES:
             raise ConfigError(f"scheme: expected auto or one of {sorted(set(SCHEMES))}, got {self.scheme!r}")
+        for name in ("train", "data", "dev", "test"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"{name}: {path} does not exist or is not a file")
         for name in self.baselines:
             if name not in BASELINES:
                 raise ConfigError(f"baselines: expected names from {list(BASELINES)}, got {name!r}")

@@ -55,7 +55,7 @@ def plot_per_type(per_type: dict[str, dict[str, dict[str, float]]], gold: Sequen
     grid.set_yticks(range(len(labels)), labels, fontsize=7)
     grid.set_xlabel("predicted type")
     grid.set_ylabel("gold type")
-    grid.set_title(f"{next(iter(per_type))}: confusion between types (row-normalised tokens)")
+    grid.set_title(f"{next(iter(per_type))}: gold -> predicted (row share)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
