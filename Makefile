@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned, so nothing later can resolve a different (CUDA) build.
 	$(PY) -m pip install --quiet -c constraints.txt "torch==2.13.0"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,plots,tensorboard,mnist,forecast,datasets,triton]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,plots,tensorboard,mnist,forecast,datasets,triton,tag]"
 	touch $(STAMP)
 
 demo: $(STAMP)

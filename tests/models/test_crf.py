@@ -173,3 +173,17 @@ def test_long_sentence_2000_tokens():
     nll = crf(e, torch.zeros(1, 2000, dtype=torch.long), torch.tensor([2000]))
     assert torch.isfinite(nll)
     assert len(crf.decode(e, torch.tensor([2000]))[0]) == 2000
+
+
+def test_memory_grows_as_tags_squared_times_length():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "tag.py"
+    spec = importlib.util.spec_from_file_location("bench_tag", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    base = bench.saved_tensor_bytes(40, 100)
+    assert 3.6 < bench.saved_tensor_bytes(80, 100) / base < 4.2  # doubling K: about 4x
+    assert 1.9 < bench.saved_tensor_bytes(40, 200) / base < 2.1  # doubling T: 2x
+    assert 3.5 < base / (8 * 100 * 40 * 40) < 4.5  # one float32 (B, K, K) block per step
