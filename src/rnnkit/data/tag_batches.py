@@ -1,6 +1,7 @@
 """Word, character and tag vocabularies for tagging, and padded batches of tagged sentences.
 
-A batch is a dict of right-padded tensors (the layout :class:`rnnkit.models.tagger.SequenceTagger`
+Padding goes through the shared :func:`rnnkit.data.collate.pad_sequences`. A batch is a dict of
+right-padded tensors (the layout :class:`rnnkit.models.tagger.SequenceTagger`
 reads): ``words (B, T)``, ``chars (B, T, C)``, ``char_lengths (B, T)`` (0 on padding), ``lengths
 (B,)`` and, when tags are known, ``tags (B, T)``. :class:`SentenceBatches` groups sentences of
 similar length (fewer padded steps) and reshuffles the groups each epoch from torch's global
@@ -14,6 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
+
+from rnnkit.data.collate import pad_sequences
 
 PAD_TOKEN, UNKNOWN_TOKEN = "<pad>", "<unk>"
 
@@ -73,28 +76,24 @@ def encode_batch(
     Returns:
         The batch dict described in the module docstring.
     """
-    lengths = [len(s) for s in sentences]
-    if not lengths or min(lengths) < 1:
+    if not sentences or min(len(s) for s in sentences) < 1:
         raise ValueError("sentences: every sentence needs at least one token")
-    batch, steps = len(sentences), max(lengths)
-    out = {"words": torch.zeros(batch, steps, dtype=torch.long), "lengths": torch.tensor(lengths)}
-    for i, sentence in enumerate(sentences):
-        out["words"][i, : len(sentence)] = torch.tensor([words.id(word_key(w, lowercase)) for w in sentence])
+    word_ids = [[words.id(word_key(w, lowercase)) for w in sentence] for sentence in sentences]
+    out: dict[str, torch.Tensor] = {}
+    out["words"], out["lengths"] = pad_sequences(word_ids, dtype=torch.long)
     if chars is not None:
-        width = min(max(len(w) for s in sentences for w in s), max_chars)
-        out["chars"] = torch.zeros(batch, steps, max(width, 1), dtype=torch.long)
-        out["char_lengths"] = torch.zeros(batch, steps, dtype=torch.long)
-        for i, sentence in enumerate(sentences):
-            for j, word in enumerate(sentence):
-                ids = [chars.id(c) for c in word[:width]] or [1]
-                out["chars"][i, j, : len(ids)] = torch.tensor(ids)
-                out["char_lengths"][i, j] = len(ids)
+        width = max(min(max(len(w) for s in sentences for w in s), max_chars), 1)
+        matrices, char_lengths = [], []
+        for sentence in sentences:
+            rows = [[chars.id(c) for c in word[:width]] or [1] for word in sentence]
+            matrices.append([row + [0] * (width - len(row)) for row in rows])  # (T_i, width)
+            char_lengths.append([len(row) for row in rows])
+        out["chars"], _ = pad_sequences(matrices, dtype=torch.long)
+        out["char_lengths"], _ = pad_sequences(char_lengths, dtype=torch.long)
     if tags is not None:
         if tag_vocab is None:
             raise ValueError("tag_vocab: needed with tags")
-        out["tags"] = torch.zeros(batch, steps, dtype=torch.long)
-        for i, row in enumerate(tags):
-            out["tags"][i, : len(row)] = torch.tensor([tag_vocab.index[t] for t in row])
+        out["tags"], _ = pad_sequences([[tag_vocab.index[t] for t in row] for row in tags], dtype=torch.long)
     return out
 
 
