@@ -55,6 +55,10 @@ def __getattr__(name: str):
         from rnnkit.tasks.translate.estimator import Translator
 
         return Translator
+    if name == "Tagger":
+        from rnnkit.tasks.tag import Tagger
+
+        return Tagger
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
 
 
@@ -87,6 +91,7 @@ __all__ = [
     "SLSTMCell",
     "Saveable",
     "SerializationError",
+    "Tagger",
     "Trainer",
     "TrainerConfig",
     "Translator",

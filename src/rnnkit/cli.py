@@ -384,6 +384,7 @@ APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
     "lm": "language models and generation: rnnkit lm [train|evaluate|generate] [--data corpus.txt --level word]",
     "translate": "translate with attention and beam search: rnnkit translate [train|evaluate|predict] [--data x.tsv]",
+    "tag": "part of speech / named entities, BiLSTM-CRF: rnnkit tag [train|evaluate|predict] [--train a.conll ...]",
 }
 
 
@@ -406,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
     from rnnkit.data.bible import BibleUnavailable
+    from rnnkit.data.conll import ConllFormatError
     from rnnkit.data.parallel import ParallelDataError
     from rnnkit.data.streams import CorpusError
     from rnnkit.data.timeseries import SeriesError
@@ -428,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv[1:])
     except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError, ParallelDataError,
-            BibleUnavailable, DirectoryLocked, CorpusError) as error:
+            BibleUnavailable, DirectoryLocked, CorpusError, ConllFormatError) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

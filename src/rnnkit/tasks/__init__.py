@@ -86,6 +86,7 @@ APPS: dict[str, str] = {
     "forecast": "rnnkit.tasks.forecast.app",
     "lm": "rnnkit.tasks.lm.app",
     "translate": "rnnkit.tasks.translate.app",
+    "tag": "rnnkit.tasks.tag.app",
 }
 
 
