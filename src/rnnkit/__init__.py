@@ -47,6 +47,10 @@ def __getattr__(name: str):
         from rnnkit.tasks.forecast import Forecaster
 
         return Forecaster
+    if name in ("TextClassifier", "SequenceClassifier"):
+        from rnnkit.tasks.classify import estimator
+
+        return getattr(estimator, name)
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
 
 
@@ -76,8 +80,10 @@ __all__ = [
     "Recurrent",
     "RecurrentCell",
     "SLSTMCell",
+    "SequenceClassifier",
     "Saveable",
     "SerializationError",
+    "TextClassifier",
     "Trainer",
     "TrainerConfig",
     "VariationalDropout",

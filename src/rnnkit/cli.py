@@ -283,6 +283,7 @@ COMMANDS = {
 #: One line per application for ``rnnkit --help`` (kept here so the help imports no application).
 APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
+    "classify": "classify texts or sequences: rnnkit classify [train|evaluate|predict] [--data file.csv ...]",
 }
 
 

@@ -70,7 +70,9 @@ def read_ts(text: str, *, where: str = "ts") -> tuple[list[np.ndarray], list[str
         if len(lengths) != 1:
             raise TsFormatError(f"{where}: line {number}: channels have different lengths {sorted(lengths)}")
         if "dimensions" in header and len(values) != int(header["dimensions"]):
-            raise TsFormatError(f"{where}: line {number}: {len(values)} channels, @dimensions says {header['dimensions']}")
+            raise TsFormatError(
+                f"{where}: line {number}: {len(values)} channels, @dimensions says {header['dimensions']}"
+            )
         allowed = header.get("classlabel", "").split()
         if allowed and allowed[0].lower() == "true" and label.strip() not in allowed[1:]:
             raise TsFormatError(f"{where}: line {number}: label {label.strip()!r} is not in @classLabel {allowed[1:]}")

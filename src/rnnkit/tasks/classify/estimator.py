@@ -79,6 +79,7 @@ class SequenceClassifier(Estimator):
         time_budget: stop after the epoch that passes this many seconds.
         max_length: longest input kept (default: the longest training input).
         backend: recurrent backend (default: ``"native"`` for lstm/gru/elman, else ``"auto"``).
+        device: where to train (``"cpu"``, ``"cuda"``, ``"auto"``); prediction runs on the CPU.
         seed: weights, data order and the validation split.
         progress: show the Trainer's progress bar.
 
@@ -116,6 +117,7 @@ class SequenceClassifier(Estimator):
         time_budget: float | None = None,
         max_length: int | None = None,
         backend: str | None = None,
+        device: str = "cpu",
         seed: int = 0,
         progress: bool = False,
     ) -> None:
@@ -266,13 +268,13 @@ class SequenceClassifier(Estimator):
         keeper = _KeepBest(self.network_, self.time_budget)
         trainer = Trainer(
             callbacks=[keeper, *self.extra_callbacks], max_epochs=self.max_epochs, lr=self.lr, optimizer="adam",
-            weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm, seed=self.seed, device="cpu",
+            weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm, seed=self.seed, device=self.device,
             progress_bar=self.progress, plot=False, monitor="val_accuracy" if val is not None else "val_loss",
             monitor_mode="max", early_stopping_patience=self.patience if val is not None else None,
         )
         result = trainer.fit(self.network_, train, val)
         keeper.restore()
-        self.network_.eval()
+        self.network_.cpu().eval()
         self.history_ = [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]
         self.fit_seconds_ = time.perf_counter() - start
         return self
