@@ -47,8 +47,17 @@ class ClassifyApp(Application):
         return super().run_name(config) if config.data else config.dataset
 
     def load_data(self, config: ClassifyAppConfig) -> ClassifyData:
+        from rnnkit.data.fetch import FetchError
+        from rnnkit.data.text import TextDataError
+        from rnnkit.tasks.framework.cli import CLIError
+
         folds = resolved(config, "folds", 1)
-        return load_classify_data(config.replace(folds=folds))
+        try:
+            return load_classify_data(config.replace(folds=folds))
+        except (TextDataError, FetchError) as error:
+            raise CLIError(f"--data: {error}" if config.data else str(error)) from None
+        except ValueError as error:  # one class only, a class smaller than the folds
+            raise CLIError(f"--label-col: {error}") from None
 
     def build(self, config: ClassifyAppConfig, data: ClassifyData) -> Any:
         from rnnkit.tasks.classify.estimator import SequenceClassifier, TextClassifier
@@ -153,9 +162,12 @@ class ClassifyApp(Application):
         if bool(args.text) == bool(args.data):
             raise CLIError("predict: give --text \"...\" (one or more) or --data FILE, not both or neither")
         if args.data:
-            from rnnkit.data.text import read_text_labels
+            from rnnkit.data.text import TextDataError, read_text_labels
 
-            texts = read_text_labels(args.data, args.text_col, None, allow_empty_text=True).texts
+            try:
+                texts = read_text_labels(args.data, args.text_col, None, allow_empty_text=True).texts
+            except TextDataError as error:
+                raise CLIError(f"--data: {error}") from None
         else:
             texts = list(args.text)
         if args.explain:

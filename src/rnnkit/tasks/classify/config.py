@@ -10,7 +10,7 @@ from rnnkit.tasks.framework.config import AppConfig, ConfigError, setting
 DEMO_DEFAULTS = {"folds": 2, "time_budget": 75.0}
 #: JapaneseVowels: a small set; settings measured in docs/apps/classify.md.
 VOWELS_DEFAULTS = {"hidden_size": 64, "embedding_dim": 32, "max_epochs": 60, "batch_size": 16, "lr": 3e-3,
-                   "pooling": "mean", "dropout": 0.3, "patience": 15}
+                   "pooling": "max", "dropout": 0.3, "patience": 15}
 
 
 @dataclass
@@ -38,8 +38,7 @@ class ClassifyAppConfig(AppConfig):
     num_layers: int = setting(1, "stacked recurrent layers", min=1, search={"low": 1, "high": 2})
     embedding_dim: int | None = setting(None, "embedding / input projection size (default 128; 32 for "
                                         "japanese_vowels)", min=1)
-    pooling: str | None = setting(None, "pooling over time: last, mean, max, attention (default max; mean for "
-                                  "japanese_vowels)", choices=("last", "mean", "max", "attention"))
+    pooling: str | None = setting(None, "pooling over time: last, mean, max, attention (default max)", choices=("last", "mean", "max", "attention"))
     dropout: float | None = setting(None, "dropout before the classifier (default 0.5; 0.3 japanese_vowels)",
                                     min=0.0, max=0.95, search={"low": 0.1, "high": 0.6})
     embedding_dropout: float = setting(0.25, "dropout on the embedded inputs", min=0.0, max=0.95)

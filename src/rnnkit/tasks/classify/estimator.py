@@ -10,8 +10,8 @@ Documented behaviour for awkward inputs:
 
 * an empty text at ``fit`` is an error naming its index; at ``predict`` it is read as one
   ``[UNK]`` token (the model still answers, from no evidence);
-* a sequence longer than ``max_length`` (default: the longest training sequence) is cut to its
-  first ``max_length`` steps, with a warning stating the limit;
+* a sequence longer than ``max_length`` (default: twice the longest training sequence) is cut to
+  its first ``max_length`` steps, with a warning stating the limit;
 * a label at ``fit`` with one class only, or at ``evaluate`` that the model never saw, is an error
   naming the labels;
 * NaN or infinite values in numeric sequences are an error naming the sequence and step.
@@ -77,7 +77,7 @@ class SequenceClassifier(Estimator):
         val_fraction: share of the training data held out to pick the best epoch (0: none).
         patience: epochs without a better validation accuracy before stopping (``None``: never).
         time_budget: stop after the epoch that passes this many seconds.
-        max_length: longest input kept (default: the longest training input).
+        max_length: longest input kept (default: twice the longest training input).
         backend: recurrent backend (default: ``"native"`` for lstm/gru/elman, else ``"auto"``).
         device: where to train (``"cpu"``, ``"cuda"``, ``"auto"``); prediction runs on the CPU.
         seed: weights, data order and the validation split.
@@ -172,7 +172,7 @@ class SequenceClassifier(Estimator):
 
     def _truncate(self, sequences: list, *, fitting: bool) -> list:
         if fitting:
-            self.max_length_ = self.max_length or max(len(s) for s in sequences)
+            self.max_length_ = self.max_length or 2 * max(len(s) for s in sequences)
         limit = self.max_length_
         long = [i for i, s in enumerate(sequences) if len(s) > limit]
         if long:
