@@ -105,7 +105,8 @@ def report(results: dict) -> str:
     lines = [f"machine: {results['machine']}", ""]
     if "mr" in results:
         done = results.get("mr_folds_done", 0)
-        lines += [f"MR, {done} of 10 folds (seed {results['seed']}), accuracy and macro-F1 in % (mean ± std over folds)",
+        lines += [f"MR, {done} of 10 folds (seed {results['seed']}), accuracy and macro-F1 in % "
+                  "(mean ± std over folds)",
                   "", "| method | accuracy % | macro-F1 % | seconds/fold | epochs |", "|---|---:|---:|---:|---:|"]
         for method, row in results["mr"].items():
             if not row["accuracy"]:
@@ -122,8 +123,8 @@ def report(results: dict) -> str:
                       f"target above TF-IDF + LR ({tfidf:.2f} %): {'met' if acc > tfidf else 'NOT met'}"]
     if "japanese_vowels" in results:
         jv = results["japanese_vowels"]
-        lines += ["", "JapaneseVowels, official 270/370 split, test accuracy %", "", "| method | accuracy % | seconds |",
-                  "|---|---:|---:|"]
+        lines += ["", "JapaneseVowels, official 270/370 split, test accuracy %", "",
+                  "| method | accuracy % | seconds |", "|---|---:|---:|"]
         for method, row in jv.items():
             acc = row["accuracy"]
             shown = mean_std(acc) if isinstance(acc, list) else f"{acc * 100:.2f}"
