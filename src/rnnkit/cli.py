@@ -251,6 +251,74 @@ def _bench_longrange(argv: Sequence[str]) -> int:
     return longrange_main(argv)
 
 
+def _tune(argv: Sequence[str]) -> int:
+    from rnnkit.tasks import APPS, get_app
+    from rnnkit.tasks.framework.cli import build_config
+    from rnnkit.tasks.framework.search import SearchError, tune
+
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: rnnkit tune APP [--trials N] [--storage sqlite:///study.db] [--timeout S] [APP settings]\n\n"
+              "Hyperparameter search (Optuna TPE + median pruning) over the settings the app declares with a "
+              f"search range; writes best.yaml for 'rnnkit APP train --config'.\napps: {', '.join(sorted(APPS))}")
+        return 0
+    try:
+        app = get_app(argv[0])
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+    parser = argparse.ArgumentParser(prog=f"rnnkit tune {app.name}", allow_abbrev=False,
+                                     description=f"Search the settings of rnnkit {app.name}.")
+    parser.add_argument("--trials", type=int, default=10, help="trials to run now (default 10)")
+    parser.add_argument("--storage", help="Optuna storage URL, e.g. sqlite:///study.db (resumable)")
+    parser.add_argument("--study-name", help="the study's name in the storage (default rnnkit-APP)")
+    parser.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
+    parser.add_argument("--tune-dir", help="where to write best.yaml, trials.csv and the PNGs "
+                                           "(default runs/tune/APP)")
+    parser.add_argument("--config", help="YAML/TOML with the fixed settings")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    valid = [a for action in parser._actions for a in action.option_strings]
+    valid += add_dataclass_flags(parser, app.config_class)
+    args = _parse_or_suggest(parser, argv[1:], sorted(set(valid)))
+    if args.trials < 1:
+        raise CLIError(f"--trials: expected a positive integer, got {args.trials}")
+    base = build_config(app, args)
+    try:
+        study = tune(app, base, trials=args.trials, storage=args.storage, study_name=args.study_name,
+                     timeout=args.timeout, output_dir=args.tune_dir)
+    except SearchError as error:
+        raise CLIError(str(error)) from None
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    print(f"rnnkit tune {app.name}: {len(study.trials)} trials in the study ({len(complete)} complete, "
+          f"{len(pruned)} pruned)")
+    if complete:
+        best = study.best_trial
+        print(f"best: trial {best.number}, {best.user_attrs.get('metric')} {best.user_attrs.get('score'):.4g}, "
+              f"settings {best.params}")
+        out = Path(args.tune_dir) if args.tune_dir else Path("runs") / "tune" / app.name
+        print(f"wrote {out / 'best.yaml'}: rnnkit {app.name} train --config {out / 'best.yaml'}")
+    return 0
+
+
+def _serve(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit serve", allow_abbrev=False,
+        description="Serve saved models over HTTP (FastAPI + uvicorn): POST /v1/<app>[/<name>], GET /healthz, "
+                    "/readyz, OpenAPI docs at /docs.")
+    parser.add_argument("--model", action="append", required=True, metavar="[NAME=]DIR",
+                        help="a model directory (repeat for several models)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger requests get 413")
+    args = parser.parse_args(argv)
+    from rnnkit.tasks.framework.serve import load_models, serve
+
+    models = load_models(args.model)
+    print(f"rnnkit serve: {', '.join(f'{n} (rnnkit {a.name})' for n, (a, _) in models.items())} on "
+          f"http://{args.host}:{args.port} (docs at /docs)")
+    serve(models, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes)
+    return 0
+
+
 #: ``rnnkit bench NAME``: each benchmark parses its own flags.
 BENCHMARKS = {
     "speed": (_bench_speed, "every cell on every backend against torch.nn and the loop, plus peak memory"),
@@ -275,6 +343,8 @@ COMMANDS = {
     "train": (_train, "train a task: rnnkit train --config run.yaml [--max-epochs 5 --task.steps 100 ...]"),
     "diagnose": (_diagnose, "plot the gradient norm per time step and layer (vanishing gradients)"),
     "demo": (_demo, "the forecasting pipeline on the embedded sunspot series (same as rnnkit forecast)"),
+    "serve": (_serve, "serve saved models over HTTP: rnnkit serve --model DIR [--model NAME=DIR] [--port 8000]"),
+    "tune": (_tune, "hyperparameter search with Optuna: rnnkit tune APP --trials N [--storage sqlite:///s.db]"),
     "bench": (_bench, "benchmarks: rnnkit bench speed|longrange [--quick] (rnnkit bench --help lists them)"),
     "moving-digits": (_moving_digits, "ConvLSTM next-frame prediction of real MNIST digits; writes a PNG and metrics"),
 }

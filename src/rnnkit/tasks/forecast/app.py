@@ -78,6 +78,16 @@ class ForecastApp(Application):
                    f"{data.season_length}; MASE and pinball are scaled by the in-sample seasonal naive MAE."],
         )
 
+    def serve_request_model(self) -> Any:
+        from rnnkit.tasks.forecast.serving import ForecastRequest
+
+        return ForecastRequest
+
+    def serve(self, estimator: Any, request: Any) -> dict:
+        from rnnkit.tasks.forecast.serving import answer
+
+        return answer(estimator, request)
+
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--data", help="CSV with the newer history, in the layout the model was fitted on")
         parser.add_argument("--covariates", help="CSV with future covariates (if the model uses any)")

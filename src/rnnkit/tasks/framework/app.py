@@ -160,6 +160,14 @@ class Application:
         """``rnnkit <app> predict``: run the saved model on the inputs named in ``args``."""
         raise NotImplementedError(f"rnnkit {self.name} predict is not available")
 
+    def serve_request_model(self) -> Any:
+        """The pydantic model of a ``POST /v1/<app>`` body for ``rnnkit serve`` (None: not served)."""
+        return None
+
+    def serve(self, estimator: Any, request: Any) -> dict:
+        """Answer one validated request of :meth:`serve_request_model` with JSON-able output."""
+        raise NotImplementedError(f"rnnkit {self.name} has no HTTP endpoint")
+
     def load_estimator(self, path: str | Path) -> Any:
         """Load a saved model directory and check it belongs to this app."""
         from rnnkit.serialization import SerializationError, load
