@@ -96,3 +96,14 @@ def test_sequence_classifier_on_numbers_and_nan():
     with pytest.raises(ValueError, match="X: expected 2 features"):
         model.predict([np.ones((3, 5))])
     torch.testing.assert_close(torch.tensor(model.mean_), torch.tensor(np.concatenate(x).mean(0)), rtol=0.2, atol=0.2)
+
+
+def test_serving_answer_gives_labels_and_probabilities(fitted):
+    pytest.importorskip("pydantic")
+    from rnnkit.tasks.classify.app import APP
+
+    request = APP.serve_request_model()(texts=["a lovely film", "dull"])
+    out = APP.serve(fitted, request)
+    assert out["labels"] == ["pos", "neg"]
+    assert set(out["probabilities"][0]) == {"neg", "pos"}
+    assert out["probabilities"][0]["pos"] == pytest.approx(float(fitted.predict_proba(["a lovely film"])[0, 1]))

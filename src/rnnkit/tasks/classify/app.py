@@ -144,6 +144,17 @@ class ClassifyApp(Application):
             extra={"folds": [r["scores"] for r in data.fold_results]},
         )
 
+    # ------------------------------------------------------------------------------- serve
+    def serve_request_model(self) -> Any:
+        from rnnkit.tasks.classify.serving import ClassifyRequest
+
+        return ClassifyRequest
+
+    def serve(self, estimator: Any, request: Any) -> dict:
+        from rnnkit.tasks.classify.serving import answer
+
+        return answer(estimator, request)
+
     # ------------------------------------------------------------------------------- predict
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--text", action="append", help="a text to classify (repeat for several)")
