@@ -76,7 +76,7 @@ def test_class_weights_and_multi_label():
     assert model.network_.class_weights.tolist() == pytest.approx([40 / (2 * 15), 40 / (2 * 25)])
     multi = [("pos|film" if "film" in t.split() else "pos") if lab == "pos" else
              ("neg|film" if "film" in t.split() else "neg") for t, lab in zip(texts, labels, strict=True)]
-    model = TextClassifier(multi_label=True, **{**TINY, "max_epochs": 20}).fit(texts * 2, multi * 2)
+    model = TextClassifier(multi_label=True, **{**TINY, "max_epochs": 25}).fit(texts, multi)
     assert model.classes_ == ["film", "neg", "pos"]
     assert sorted(model.predict(["the film was great"])[0]) == ["film", "pos"]
     assert model.predict(["it was awful"])[0] == ["neg"]
