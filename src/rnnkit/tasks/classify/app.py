@@ -100,9 +100,13 @@ class ClassifyApp(Application):
         from rnnkit.metrics.classification import classification_scores, confusion
         from rnnkit.tasks.classify.baselines import NAMES, SEQUENCE_BASELINES, TEXT_BASELINES, fit_predict_proba
 
-        if not data.fold_results:  # `rnnkit classify evaluate --model DIR`: the saved model on every fold's test part
-            data.fold_results = [{"scores": estimator.evaluate(_subset(data.inputs, te), _subset(data.labels, te)),
-                                  "seconds": float("nan")} for _, te in data.folds]
+        if not data.fold_results:
+            # `rnnkit classify evaluate --model DIR`: the saved model is fold 1's, so only fold 1's test
+            # part is unseen by it; score it (and the baselines) there.
+            data.folds = data.folds[:1]
+            test = data.folds[0][1]
+            data.fold_results = [{"scores": estimator.evaluate(_subset(data.inputs, test), _subset(data.labels, test)),
+                                  "seconds": float("nan")}]
         model_name = f"rnnkit {estimator.cell} ({estimator.pooling} pooling)"
         metrics = {model_name: _summary([r["scores"] for r in data.fold_results],
                                         [r["seconds"] for r in data.fold_results])}

@@ -126,7 +126,8 @@ def stratified_folds(labels: list[str], k: int = 10, *, seed: int = 0) -> list[t
 
     values, counts = np.unique(np.asarray(labels), return_counts=True)
     if counts.min() < k:
-        raise ValueError(f"folds: class {str(values[counts.argmin()])!r} has {counts.min()} examples, fewer than {k} folds")
+        smallest = str(values[counts.argmin()])
+        raise ValueError(f"folds: class {smallest!r} has {counts.min()} examples, fewer than {k} folds")
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     return [(train, test) for train, test in splitter.split(np.zeros(len(labels)), labels)]
 
