@@ -40,6 +40,12 @@ def test_train_on_csv_then_predict_texts_and_a_file(tmp_path, capsys):
     assert "TF-IDF 1-2-grams + LR" in rows
     for name in ("confusion.png", "training_curves.png", "metrics.md", "model/tokenizer.json"):
         assert (out / name).is_file(), name
+    # evaluate: the saved model on the same held-out split scores what the training run reported
+    again = tmp_path / "again"
+    assert main(["classify", "evaluate", "--model", str(out / "model"), "--data", str(tmp_path / "reviews.csv"),
+                 "--output-dir", str(again), "--baselines", "majority", "--quiet"]) == 0
+    scored = json.loads((again / "metrics.json").read_text())["methods"]
+    assert scored[model]["accuracy %"] == pytest.approx(rows[model]["accuracy %"])
     capsys.readouterr()
 
     assert main(["classify", "predict", "--model", str(out / "model"), "--text", "a great film",
