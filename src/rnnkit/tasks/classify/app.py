@@ -69,6 +69,7 @@ class ClassifyApp(Application):
             multi_label=config.multi_label, label_sep=config.label_sep, class_weights=config.class_weights,
             batch_size=resolved(config, "batch_size", 50), max_epochs=resolved(config, "max_epochs", 8),
             lr=resolved(config, "lr", 3e-3), patience=resolved(config, "patience", 3),
+            val_fraction=resolved(config, "val_fraction", 0.1),
             time_budget=resolved(config, "time_budget", None), seed=config.seed, progress=config.progress,
             device=config.device,
         )
