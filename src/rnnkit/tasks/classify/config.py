@@ -51,7 +51,8 @@ class ClassifyAppConfig(AppConfig):
     lr: float | None = setting(None, "Adam learning rate (default 3e-3)", min=0.0,
                                search={"low": 3e-4, "high": 1e-2, "log": True})
     batch_size: int | None = setting(None, "examples per batch (default 50; 16 for japanese_vowels)", min=1)
-    max_epochs: int | None = setting(None, "epochs at most (default 8; 4 for the MR demo; 40 for japanese_vowels)", min=1)
+    max_epochs: int | None = setting(None, "epochs at most (default 8; 4 for the MR demo; 40 for japanese_vowels)",
+                                     min=1)
     val_fraction: float | None = setting(None, "share of the training part held out to pick the best epoch "
                                          "(default 0.1; 0 for japanese_vowels: train all epochs)", min=0.0, max=0.5)
     patience: int | None = setting(None, "epochs without a better validation accuracy before stopping "
