@@ -52,6 +52,8 @@ class ForecastData:
     demo: bool = False
     #: The model's backtest forecasts and seconds, set by the app's fit stage.
     model_backtest: tuple[pd.DataFrame, float] | None = None
+    #: A competition subset (official train/test split) instead of a rolling-origin backtest.
+    competition: Any = None
 
 
 def load_forecast_data(config: Any) -> ForecastData:
@@ -62,6 +64,14 @@ def load_forecast_data(config: Any) -> ForecastData:
         collection = to_collection(frame, **layout)
         return ForecastData(collection, Path(config.data).stem, config.horizon or 12, config.season_length, layout)
     name = config.dataset or DEFAULT_DATASET
+    from rnnkit.data.competitions import SUBSETS, load_competition
+
+    if name in SUBSETS:
+        subset = load_competition(name)
+        if config.series:
+            subset = subset.head(config.series, seed=config.seed)
+        collection = to_collection(subset.to_long_frame(), id_col="id", time_col="t", value_col="y")
+        return ForecastData(collection, name, subset.horizon, subset.season_length, competition=subset)
     y, info = load_dataset(name)
     return ForecastData(to_collection(y), name, config.horizon or info.horizon, config.season_length or
                         info.season_length, demo=name == DEFAULT_DATASET)
