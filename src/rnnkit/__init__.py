@@ -51,6 +51,14 @@ def __getattr__(name: str):
         from rnnkit.tasks.classify import estimator
 
         return getattr(estimator, name)
+    if name == "LanguageModel":
+        from rnnkit.tasks.lm import LanguageModel
+
+        return LanguageModel
+    if name == "Translator":
+        from rnnkit.tasks.translate.estimator import Translator
+
+        return Translator
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
 
 
@@ -72,6 +80,7 @@ __all__ = [
     "LRUCell",
     "LSTMCell",
     "LSTMState",
+    "LanguageModel",
     "LayerNormGRUCell",
     "LayerNormLSTMCell",
     "LinearRecurrentCell",
@@ -86,6 +95,7 @@ __all__ = [
     "TextClassifier",
     "Trainer",
     "TrainerConfig",
+    "Translator",
     "VariationalDropout",
     "Zoneout",
     "__version__",

@@ -27,10 +27,34 @@ class SeriesArrays:
     features: np.ndarray
 
 
+#: Above this magnitude squares overflow float64: statistics divide by the peak first.
+_HUGE = 1e150
+
+
 def series_scales(collection: SeriesCollection) -> np.ndarray:
-    """Standard deviation of each series' observed values (1.0 where it is 0 or undefined)."""
-    scales = np.array([np.nanstd(v) if np.isfinite(v).any() else 1.0 for v in collection.values])
+    """Standard deviation of each series' observed values (1.0 where it is 0 or undefined).
+
+    Computed on the values divided by their largest magnitude, so that values near the float64
+    limit (1e300) do not overflow when squared; a scale too small to divide by is 1.0.
+    """
+    scales = []
+    for v in collection.values:
+        observed = v[np.isfinite(v)]
+        peak = float(np.max(np.abs(observed))) if observed.size else 0.0
+        if peak < _HUGE:
+            scales.append(float(np.nanstd(v)) if observed.size else 1.0)
+        else:
+            scales.append(float(np.std(observed / peak)) * peak)
+    scales = np.array(scales, dtype=float)
     return np.where(np.isfinite(scales) & (scales > 1e-12), scales, 1.0)
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean, without overflowing for values near the float64 limit."""
+    peak = float(np.max(np.abs(values)))
+    if peak < _HUGE:
+        return float(values.mean())
+    return float(np.mean(values / peak)) * peak
 
 
 def build_arrays(
@@ -138,7 +162,7 @@ def make_window(
     elif level == "last":
         level_value = float(past[observed][-1])
     else:
-        level_value = float(past[observed].mean())
+        level_value = _mean(past[observed])
     past_input = interpolate_missing(past) if impute else past
     past_features = arrays.features[end - context + pad : end]
     future_features = arrays.features[end : end + horizon]

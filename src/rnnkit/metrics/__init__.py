@@ -1,1 +1,1 @@
-"""Metrics that wrap the field's libraries (scikit-learn, seqeval, sacrebleu, jiwer): DESIGN.md layer 6."""
+"""Metrics wrapping the field's libraries (DESIGN.md layer 6)."""

@@ -85,6 +85,8 @@ def get_task(name: str) -> Task:
 APPS: dict[str, str] = {
     "forecast": "rnnkit.tasks.forecast.app",
     "classify": "rnnkit.tasks.classify.app",
+    "lm": "rnnkit.tasks.lm.app",
+    "translate": "rnnkit.tasks.translate.app",
 }
 
 

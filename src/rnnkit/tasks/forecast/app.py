@@ -135,14 +135,24 @@ class ForecastApp(Application):
         parser.add_argument("--out", help="write the forecast to this CSV (default: print it)")
 
     def predict(self, estimator: Any, args: argparse.Namespace) -> int:
-        quantiles = tuple(float(v) for v in args.quantiles.split(",") if v)
+        from pathlib import Path
+
+        from rnnkit.tasks.framework.config import ConfigError
+
+        try:
+            quantiles = tuple(float(v) for v in args.quantiles.split(",") if v.strip())
+        except ValueError:
+            raise ConfigError(f"--quantiles: expected comma-separated numbers in (0, 1), got {args.quantiles!r}"
+                              ) from None
+        if args.out and Path(args.out).is_dir():
+            raise ConfigError(f"--out: {args.out} is a directory; give the CSV file to write")
         y = None
         if args.data:
             frame = read_csv(args.data)
             if not estimator._layout.get("time_col"):  # fitted from pandas objects: first column is time
                 estimator._layout = {**estimator._layout, "time_col": frame.columns[0]}
             y = frame
-        covariates = read_csv(args.covariates) if args.covariates else None
+        covariates = read_csv(args.covariates, what="--covariates") if args.covariates else None
         if covariates is not None and not estimator._layout.get("id_col"):
             covariates = covariates.set_index(covariates.columns[0])
         forecast = estimator.predict(args.horizon, quantiles, y=y, covariates=covariates)

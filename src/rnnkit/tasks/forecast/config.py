@@ -10,6 +10,18 @@ from rnnkit.tasks.framework.config import AppConfig, ConfigError, setting
 DEMO_DEFAULTS = {"context_length": 144, "hidden_size": 48, "max_steps": 800}
 
 
+def check_freq(freq: str | None) -> None:
+    """A pandas frequency string (``D``, ``W-SAT``, ``MS``, ``30min``), or ``None``."""
+    if freq is None:
+        return
+    import pandas as pd
+
+    try:
+        pd.tseries.frequencies.to_offset(freq)
+    except (ValueError, TypeError):
+        raise ConfigError(f"freq: {freq!r} is not a pandas frequency (e.g. D, W-SAT, MS, 30min, h)") from None
+
+
 @dataclass
 class ForecastAppConfig(AppConfig):
     """Settings of ``rnnkit forecast``: data, model, backtest and output."""
@@ -58,6 +70,7 @@ class ForecastAppConfig(AppConfig):
             raise ConfigError("data and dataset: give one of them")
         if self.dataset is not None and self.dataset not in DATASETS and self.dataset not in SUBSETS:
             raise ConfigError(f"dataset: expected one of {sorted(DATASETS) + sorted(SUBSETS)}, got {self.dataset!r}")
+        check_freq(self.freq)
         for q in self.quantiles:
             if not 0.0 < q < 1.0:
                 raise ConfigError(f"quantiles: each must lie strictly between 0 and 1, got {q!r}")

@@ -4,7 +4,8 @@ save / load), for one series or many series trained as one global model."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+import typing
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -14,8 +15,10 @@ from rnnkit.data.timeseries import SeriesCollection, SeriesError, to_collection
 from rnnkit.data.windows import WindowDataset, build_arrays, make_window, series_scales
 from rnnkit.models.forecasting import AutoregressiveForecastNet, DirectForecastNet, ForecastEnsemble
 from rnnkit.serialization import load_state_dict_checked
+from rnnkit.tasks.forecast.config import check_freq
+from rnnkit.tasks.framework.config import ConfigError, check_value
 from rnnkit.tasks.framework.estimator import Estimator
-from rnnkit.training import Trainer
+from rnnkit.training import KeepBest, Trainer
 
 DECODERS = {"direct": DirectForecastNet, "autoregressive": AutoregressiveForecastNet}
 FALLBACKS = ("none", "validation")
@@ -54,6 +57,22 @@ class ForecasterConfig:
     progress: bool = False
     trainer_options: dict = field(default_factory=dict)
 
+    def check(self) -> None:
+        """Every setting of the right type and in range (errors name the setting)."""
+        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
+            raise ConfigError(f"ensemble: expected a positive integer, got {self.ensemble!r}")
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            low, high = _BOUNDS.get(f.name, (None, None))
+            value = check_value(f.name, getattr(self, f.name), hints[f.name], {"min": low, "max": high})
+            setattr(self, f.name, value)
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"decoder: expected one of {sorted(DECODERS)}, got {self.decoder!r}")
+        if not self.dropout < 1:
+            raise ConfigError(f"dropout: expected a number in [0, 1), got {self.dropout!r}")
+        if not self.val_fraction < 1:
+            raise ConfigError(f"val_fraction: expected a number in [0, 1), got {self.val_fraction!r}")
+
     def window(self) -> int:
         """Context length: given, or the larger of 4 horizons and 2 seasons (at least 16 steps)."""
         if self.context_length:
@@ -69,22 +88,32 @@ class ForecasterConfig:
         return self.window() + (self.lag() or 0) + self.horizon
 
 
-class _KeepBest:
-    """Trainer callback: remember the weights of the epoch with the lowest validation metric."""
+#: Inclusive bounds of the numeric settings (``None``: unbounded on that side).
+_BOUNDS = {"horizon": (1, None), "season_length": (1, None), "context_length": (1, None), "hidden_size": (1, None),
+           "num_layers": (1, None), "dropout": (0, 1), "batch_size": (1, None), "max_steps": (1, None),
+           "lr": (0, None), "val_fraction": (0, 1), "num_samples": (1, None), "ensemble": (1, None), "seed": (0, None),
+           "min_context_length": (1, None), "max_epochs": (1, None), "patience": (0, None)}
 
-    def __init__(self, network: torch.nn.Module, metric: str) -> None:
-        self.network, self.metric = network, metric
-        self.best, self.weights = float("inf"), None
+#: At most this many held-out windows are scored per validation (evenly spaced over the held-out
+#: part): a 10^6-point series holds out ~10^5 windows, which took minutes per validation.
+MAX_VAL_WINDOWS = 512
 
-    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        value = record.get(self.metric)
-        if value is not None and value < self.best:
-            self.best = value
-            self.weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
 
-    def restore(self) -> None:
-        if self.weights is not None:
-            self.network.load_state_dict(self.weights)
+def check_finite(collection: SeriesCollection, what: str = "y") -> None:
+    """Missing values (NaN) are allowed; infinities are an error naming the series and time."""
+    for name, times, values in zip(collection.ids, collection.times, collection.values, strict=True):
+        bad = np.isinf(values)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise SeriesError(f"{what}: series {name!r} has an infinite value at {times[first]} (and "
+                              f"{int(bad.sum()) - 1} more); use NaN (an empty cell) for a missing value")
+
+
+def _spread(ends: range, most: int) -> range | list[int]:
+    """At most ``most`` of ``ends``, evenly spaced and including the first and the last."""
+    if len(ends) <= most:
+        return ends
+    return [ends[int(i)] for i in np.linspace(0, len(ends) - 1, most).round()]
 
 
 class Forecaster(Estimator):
@@ -138,14 +167,13 @@ class Forecaster(Estimator):
     app_name = "forecast"
 
     def __init__(self, horizon: int, **options) -> None:
-        if not isinstance(horizon, int) or horizon < 1:
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
             raise ValueError(f"horizon: expected a positive integer, got {horizon!r}")
         unknown = set(options) - set(ForecasterConfig.__dataclass_fields__)
         if unknown:
             raise TypeError(f"Forecaster: unknown option(s) {sorted(unknown)}")
         self.config = ForecasterConfig(horizon=horizon, **options)
-        if self.config.decoder not in DECODERS:
-            raise ValueError(f"decoder: expected one of {sorted(DECODERS)}, got {self.config.decoder!r}")
+        self.config.check()
         if self.config.fallback not in FALLBACKS:
             raise ValueError(f"fallback: expected one of {FALLBACKS}, got {self.config.fallback!r}")
         if self.config.level not in ("mean", "last"):
@@ -153,8 +181,6 @@ class Forecaster(Estimator):
         if self.config.min_context_length is not None and (
                 not isinstance(self.config.min_context_length, int) or self.config.min_context_length < 1):
             raise ValueError(f"min_context_length: expected a positive integer, got {self.config.min_context_length!r}")
-        if not isinstance(self.config.ensemble, int) or self.config.ensemble < 1:
-            raise ValueError(f"ensemble: expected a positive integer, got {self.config.ensemble!r}")
         self.network: torch.nn.Module | None = None
         self.history_: SeriesCollection | None = None
         self.scales_: dict[str, float] = {}
@@ -184,6 +210,7 @@ class Forecaster(Estimator):
         Returns:
             ``self``, fitted.
         """
+        check_freq(freq)
         self._layout = {"id_col": id_col, "time_col": time_col, "value_col": value_col,
                         "covariate_cols": covariate_cols, "freq": freq}
         collection = to_collection(y, covariates=covariates, **self._layout)
@@ -191,6 +218,7 @@ class Forecaster(Estimator):
 
     def _fit_collection(self, collection: SeriesCollection) -> Forecaster:
         cfg = self.config
+        check_finite(collection)
         context, horizon, lag = cfg.window(), cfg.horizon, cfg.lag() or 0
         short = []
         for name, values in zip(collection.ids, collection.values, strict=True):
@@ -220,7 +248,7 @@ class Forecaster(Estimator):
             held_out = max(held_out, horizon) if held_out else 0
             if held_out and n - held_out - horizon >= first:
                 train_ends.append(range(first, n - held_out - horizon + 1))
-                val_ends.append(range(n - held_out, n - horizon + 1))
+                val_ends.append(_spread(range(n - held_out, n - horizon + 1), MAX_VAL_WINDOWS))
             elif n - horizon >= first:
                 train_ends.append(range(first, n - horizon + 1))
                 val_ends.append(range(0))
@@ -269,10 +297,9 @@ class Forecaster(Estimator):
             "optimizer": "adam", "scheduler": "one-cycle", "clip_grad_norm": 1.0, "seed": cfg.seed,
             "progress_bar": cfg.progress, "plot": False, **cfg.trainer_options,
         }
-        keeper = _KeepBest(network, "val_loss")
-        callbacks = [keeper] if val is not None else []
+        # With held-out windows, the weights of the best validation epoch are kept (in memory).
+        callbacks = [KeepBest("val_loss")] if val is not None else []
         result = Trainer(callbacks=[*callbacks, *self.extra_callbacks], **options).fit(network, train, val)
-        keeper.restore()
         return [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]
 
     # -------------------------------------------------------------- predict
@@ -303,13 +330,19 @@ class Forecaster(Estimator):
         """
         self._check_fitted()
         cfg = self.config
-        horizon = horizon or cfg.horizon
+        horizon = cfg.horizon if horizon is None else horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+            raise ConfigError(f"horizon: expected a positive integer, got {horizon!r}")
+        horizon = int(horizon)
+        if isinstance(quantiles, (str, bytes)) or not isinstance(quantiles, (tuple, list, np.ndarray)):
+            raise ConfigError(f"quantiles: expected a sequence of levels in (0, 1), got {quantiles!r}")
         for q in quantiles:
-            if not 0 < q < 1:
-                raise ValueError(f"quantiles: every level must lie in (0, 1), got {q}")
+            if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+                raise ConfigError(f"quantiles: every level must lie in (0, 1), got {q!r}")
         if cfg.decoder == "direct" and horizon > cfg.horizon:
-            raise ValueError(f"horizon: the direct decoder forecasts at most {cfg.horizon} steps, got {horizon}")
+            raise ConfigError(f"horizon: the direct decoder forecasts at most {cfg.horizon} steps, got {horizon}")
         history = self.history_ if y is None else to_collection(y, **self._layout)
+        check_finite(history)
         future_covs = self._future_covariates(history, covariates, self._feature_steps(horizon))
         return self.predict_collection(history, horizon, tuple(quantiles), future_covs)
 
@@ -443,7 +476,7 @@ class Forecaster(Estimator):
         if not history.covariate_names:
             return None
         if covariates is None:
-            raise ValueError(f"covariates: the model was fitted with covariates {history.covariate_names}; "
+            raise ConfigError(f"covariates: the model was fitted with covariates {history.covariate_names}; "
                              f"give their values for the next {steps} steps")
         future = []
         for i, name in enumerate(history.ids):
