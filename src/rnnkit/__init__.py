@@ -47,6 +47,10 @@ def __getattr__(name: str):
         from rnnkit.tasks.forecast import Forecaster
 
         return Forecaster
+    if name in ("TextClassifier", "SequenceClassifier"):
+        from rnnkit.tasks.classify import estimator
+
+        return getattr(estimator, name)
     if name == "LanguageModel":
         from rnnkit.tasks.lm import LanguageModel
 
@@ -90,8 +94,10 @@ __all__ = [
     "RecurrentCell",
     "SLSTMCell",
     "Saveable",
+    "SequenceClassifier",
     "SerializationError",
     "Tagger",
+    "TextClassifier",
     "Trainer",
     "TrainerConfig",
     "Translator",

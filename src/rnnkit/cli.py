@@ -382,6 +382,7 @@ COMMANDS = {
 #: One line per application for ``rnnkit --help`` (kept here so the help imports no application).
 APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
+    "classify": "classify texts or sequences: rnnkit classify [train|evaluate|predict] [--data file.csv ...]",
     "lm": "language models and generation: rnnkit lm [train|evaluate|generate] [--data corpus.txt --level word]",
     "translate": "translate with attention and beam search: rnnkit translate [train|evaluate|predict] [--data x.tsv]",
     "tag": "part of speech / named entities, BiLSTM-CRF: rnnkit tag [train|evaluate|predict] [--train a.conll ...]",
