@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+# backend="auto" tunes itself by timing at first use (rnnkit.backends.autotune); the suite keeps the
+# static choice so that tests stay deterministic and fast. tests/backends/test_autotune.py turns it on.
+os.environ["RNNKIT_AUTOTUNE"] = "0"
 
 TORCH_CLASSES = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "elman": torch.nn.RNN}
 

@@ -91,10 +91,32 @@ def test_known_covariates_are_required_for_the_future():
     assert np.isfinite(model.predict(covariates=promo).to_numpy()).all()
 
 
-def test_short_series_error_states_the_minimum_length():
-    with pytest.raises(SeriesError, match=r"has 40 points; the model needs at least context_length \+ season_length"
-                                          r" \+ horizon = 24 \+ 12 \+ 6 = 42"):
-        Forecaster(6, season_length=12, **TINY).fit(seasonal_series(n=40))
+def test_series_shorter_than_one_window_are_padded_not_refused():
+    # 40 points < context 24 + season 12 + horizon 6: trained and forecast from padded contexts.
+    model = Forecaster(6, season_length=12, **TINY).fit(seasonal_series(n=40))
+    assert np.isfinite(model.predict().to_numpy()).all() and model.short_series_ == []
+    # A padded window equals the full window's observed part, with the padding flagged unobserved.
+    from rnnkit.data.windows import build_arrays, make_window
+
+    collection = to_collection(seasonal_series(n=40))
+    arrays = build_arrays(collection, use_calendar=False)[0]
+    window = make_window(arrays, 10, context=24, horizon=6, scale=1.0, impute=False)
+    assert window["past_observed"][:14].sum() == 0 and window["past_observed"][14:].all()
+    level = float(collection.values[0][:10].mean())
+    np.testing.assert_allclose(window["past_target"][14:].numpy(), collection.values[0][:10] - level, rtol=1e-5)
+
+
+def test_a_series_of_at_most_one_horizon_is_forecast_and_reported():
+    long = seasonal_series(n=80, name="a")
+    tiny = seasonal_series(n=5, name="b")
+    frame = pd.concat([long.rename("y").to_frame().assign(id="a"), tiny.rename("y").to_frame().assign(id="b")])
+    frame = frame.rename_axis("t").reset_index()
+    model = Forecaster(6, season_length=12, **TINY).fit(frame, id_col="id", time_col="t", value_col="y")
+    assert model.short_series_ == ["b"]
+    forecast = model.predict()
+    assert np.isfinite(forecast.to_numpy()).all() and len(forecast.xs("b", level="id")) == 6
+    with pytest.raises(SeriesError, match="every series has at most horizon = 6 points"):
+        Forecaster(6, **TINY).fit(seasonal_series(n=6))
 
 
 def test_constant_series_and_missing_values_give_finite_forecasts():
@@ -179,3 +201,36 @@ def test_ensemble_averages_its_members_and_survives_save_load(tmp_path):
     assert np.allclose(loaded.predict(quantiles=(0.1, 0.9)).to_numpy(), forecast.to_numpy())
     with pytest.raises(ValueError, match="ensemble: expected a positive integer, got 0"):
         Forecaster(4, ensemble=0)
+
+
+def test_fallback_validation_picks_a_statistical_forecast_the_network_cannot_beat(tmp_path):
+    # A pure seasonal pattern: seasonal naive is exact on the validation window, a tiny network is not.
+    y = pd.Series(np.tile([5.0, 9.0, 4.0, 12.0, 7.0, 3.0, 8.0, 11.0, 6.0, 10.0, 2.0, 13.0], 4),
+                  index=pd.date_range("2000-01-01", periods=48, freq="MS"))
+    model = Forecaster(6, season_length=12, fallback="validation", hidden_size=4, num_layers=1, max_steps=3,
+                       context_length=12).fit(y)
+    assert model.selection_["choice"] == "seasonal_naive"
+    assert model.selection_["errors"]["seasonal_naive"] == pytest.approx(0.0, abs=1e-9)
+    assert "seasonal_naive" in model.explain() and "did not beat" in model.explain()
+    forecast = model.predict(quantiles=(0.1, 0.9))
+    np.testing.assert_allclose(forecast["mean"].to_numpy(), y.iloc[36:42].to_numpy())
+    assert (forecast["q0.1"] <= forecast["q0.9"]).all()
+    model.save(tmp_path / "m")
+    again = rnnkit.load(tmp_path / "m")
+    assert again.selection_ == model.selection_
+    np.testing.assert_allclose(again.predict()["mean"].to_numpy(), forecast["mean"].to_numpy())
+    with pytest.raises(ValueError, match="fallback: expected one of"):
+        Forecaster(6, fallback="auto")
+
+
+def test_epoch_budget_with_early_stopping_stops_when_validation_stops_improving():
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    y = pd.Series(10 + 3 * np.sin(2 * np.pi * t / 12) + rng.standard_normal(120),
+                  index=pd.date_range("2000-01-01", periods=120, freq="MS"))
+    model = Forecaster(6, season_length=12, context_length=24, hidden_size=16, num_layers=1, max_epochs=80,
+                       patience=2, lr=1e-2).fit(y)
+    losses = [row["val_loss"] for row in model.training_log_ if "val_loss" in row]
+    assert len(model.training_log_) < 80
+    best = int(np.argmin(losses))
+    assert len(losses) - 1 - best == 2  # stopped exactly `patience` epochs after the best one

@@ -47,6 +47,22 @@ def __getattr__(name: str):
         from rnnkit.tasks.forecast import Forecaster
 
         return Forecaster
+    if name in ("TextClassifier", "SequenceClassifier"):
+        from rnnkit.tasks.classify import estimator
+
+        return getattr(estimator, name)
+    if name == "LanguageModel":
+        from rnnkit.tasks.lm import LanguageModel
+
+        return LanguageModel
+    if name == "Translator":
+        from rnnkit.tasks.translate.estimator import Translator
+
+        return Translator
+    if name == "Tagger":
+        from rnnkit.tasks.tag import Tagger
+
+        return Tagger
     if name == "SpeechRecognizer":
         from rnnkit.tasks.transcribe.estimator import SpeechRecognizer
 
@@ -72,6 +88,7 @@ __all__ = [
     "LRUCell",
     "LSTMCell",
     "LSTMState",
+    "LanguageModel",
     "LayerNormGRUCell",
     "LayerNormLSTMCell",
     "LinearRecurrentCell",
@@ -81,10 +98,14 @@ __all__ = [
     "RecurrentCell",
     "SLSTMCell",
     "Saveable",
+    "SequenceClassifier",
     "SerializationError",
     "SpeechRecognizer",
+    "Tagger",
+    "TextClassifier",
     "Trainer",
     "TrainerConfig",
+    "Translator",
     "VariationalDropout",
     "Zoneout",
     "__version__",

@@ -95,9 +95,31 @@ def _resolve_run(argv: Sequence[str], prog: str, *, extra: Any = None) -> tuple[
             raise CLIError("task: no task given; set task.name in the config file or pass --task NAME")
         check_keys(task_values, [f.name for f in dataclasses.fields(task.config_class)], where=f"task {task.name!r}")
         task_config = task.config_class(**task_values)
+        _check_types(task_config, where="task.")
     except (TypeError, ValueError) as error:
         raise CLIError(str(error)) from None
     return args, task, task_config, trainer_config
+
+
+def _check_types(config: Any, *, where: str) -> None:
+    """Every field of a dataclass config has its declared type (``steps: true`` is not the integer 1)."""
+    import typing
+
+    from rnnkit.tasks.framework.config import check_value
+
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = check_value(f"{where}{f.name}", getattr(config, f.name), hints[f.name], f.metadata)
+        object.__setattr__(config, f.name, value)
+
+
+def _build(task: Any, task_config: Any, seed: int) -> Any:
+    """``task.build``, with a bad setting that only the builder notices reported as a CLI error."""
+    try:
+        return task.build(task_config, seed=seed)
+    except (ValueError, RuntimeError, IndexError) as error:  # e.g. steps=0: no first step to recall
+        settings = ", ".join(f"{f.name}={getattr(task_config, f.name)!r}" for f in dataclasses.fields(task_config))
+        raise CLIError(f"task {task.name!r}: cannot be built from its settings ({settings}): {error}") from None
 
 
 def _train(argv: Sequence[str]) -> int:
@@ -111,7 +133,7 @@ def _train(argv: Sequence[str]) -> int:
     if args.quiet:
         trainer_config.progress_bar = False
     seed_everything(trainer_config.seed)  # the model's initial weights depend on the seed too
-    setup = task.build(task_config, seed=trainer_config.seed)
+    setup = _build(task, task_config, trainer_config.seed)
     trainer = Trainer(trainer_config, callbacks=setup.callbacks)
     result = trainer.fit(setup.model, setup.train_data, setup.val_data, resume=args.resume)
     if not args.quiet and trainer.dist.is_main:
@@ -146,7 +168,7 @@ def _diagnose(argv: Sequence[str]) -> int:
         if cell is not None and hasattr(task_config, "cell"):
             task_config = dataclasses.replace(task_config, cell=cell)
         seed_everything(trainer_config.seed)
-        setup = task.build(task_config, seed=trainer_config.seed)
+        setup = _build(task, task_config, trainer_config.seed)
         model = setup.model
         if args.model:
             from rnnkit.serialization import load
@@ -251,6 +273,12 @@ def _bench_longrange(argv: Sequence[str]) -> int:
     return longrange_main(argv)
 
 
+def _bench_auto(argv: Sequence[str]) -> int:
+    from rnnkit.backends.autotune_bench import main as auto_main
+
+    return auto_main(argv)
+
+
 def _tune(argv: Sequence[str]) -> int:
     from rnnkit.tasks import APPS, get_app
     from rnnkit.tasks.framework.cli import build_config
@@ -323,6 +351,7 @@ def _serve(argv: Sequence[str]) -> int:
 BENCHMARKS = {
     "speed": (_bench_speed, "every cell on every backend against torch.nn and the loop, plus peak memory"),
     "longrange": (_bench_longrange, "adding, copy memory and (permuted) sequential MNIST for every cell"),
+    "auto": (_bench_auto, "backend='auto' (tuned at first use) against the fastest forced backend over a size grid"),
 }
 
 
@@ -353,6 +382,10 @@ COMMANDS = {
 #: One line per application for ``rnnkit --help`` (kept here so the help imports no application).
 APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
+    "classify": "classify texts or sequences: rnnkit classify [train|evaluate|predict] [--data file.csv ...]",
+    "lm": "language models and generation: rnnkit lm [train|evaluate|generate] [--data corpus.txt --level word]",
+    "translate": "translate with attention and beam search: rnnkit translate [train|evaluate|predict] [--data x.tsv]",
+    "tag": "part of speech / named entities, BiLSTM-CRF: rnnkit tag [train|evaluate|predict] [--train a.conll ...]",
     "transcribe": "speech recognition (CRNN + CTC, streaming): rnnkit transcribe [train|evaluate|predict]",
 }
 
@@ -376,8 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
     from rnnkit.data.audio import AudioError
+    from rnnkit.data.bible import BibleUnavailable
     from rnnkit.data.characters import TranscriptError
+    from rnnkit.data.conll import ConllFormatError
+    from rnnkit.data.parallel import ParallelDataError
+    from rnnkit.data.streams import CorpusError
     from rnnkit.data.timeseries import SeriesError
+    from rnnkit.dirlock import DirectoryLocked
     from rnnkit.optional import MissingDependency
     from rnnkit.serialization import SerializationError
     from rnnkit.tasks.framework.config import ConfigError
@@ -395,8 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run, _ = commands[argv[0]]
     try:
         return run(argv[1:])
-    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError, AudioError,
-            TranscriptError) as error:
+    except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError, ParallelDataError,
+            BibleUnavailable, DirectoryLocked, CorpusError, ConllFormatError,
+            AudioError, TranscriptError) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -8,22 +8,32 @@ directory::
       model.safetensors    every tensor (for an nn.Module: its state_dict)
 
 ``config.json`` names the class (``module.QualName``), the constructor keyword arguments
-(``get_config()``), optional extra JSON state, the rnnkit version and the SHA-256 of the tensor
-file, so a truncated or altered file is reported as such before anything is loaded.
+(``get_config()``), optional extra JSON state, the rnnkit version and the SHA-256 of every file,
+so a truncated or altered file is reported as such before anything is loaded.
 
-Loading never unpickles: JSON is parsed with :mod:`json`, tensors are read by
+Saving is atomic as a whole: the new directory is written beside the old one under a hidden
+name and swapped in (one ``renameat2(RENAME_EXCHANGE)`` on Linux, else two renames that
+:func:`load` knows how to see through), so a process killed at any instant leaves the previous
+model or the new one, never a mixture; what a killed save left behind is removed by the next.
+
+Loading never runs code from the file: JSON is parsed with :mod:`json`, tensors are read by
 :func:`safetensors.torch.load_file`, and the class is looked up in a registry of
-:class:`Saveable` subclasses (rnnkit's own modules are imported on demand; a user's class must be
-imported before :func:`load`, so no module is ever imported because a file names it).
+:class:`Saveable` subclasses (registered when their module is imported). The only modules
+:func:`load` imports are rnnkit's own, from the fixed table :data:`RNNKIT_SAVEABLE_MODULES`; a
+module named in a file is never imported, so a user's class must be imported before loading.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 import os
+import re
+import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +48,31 @@ TENSOR_FILE = "model.safetensors"
 
 _REGISTRY: dict[str, type[Saveable]] = {}
 T = TypeVar("T", bound="Saveable")
+
+#: The rnnkit modules that define Saveable classes. :func:`load` imports one of these (and never
+#: anything else) when a file names a class of it that is not registered yet. A new rnnkit
+#: Saveable class must be defined in a module listed here (a test checks it); names of modules
+#: that do not exist (yet, or any more) are skipped.
+RNNKIT_SAVEABLE_MODULES: tuple[str, ...] = (
+    "rnnkit.layers.recurrent",
+    "rnnkit.layers.dropins",
+    "rnnkit.models.classifier",
+    "rnnkit.models.regressor",
+    "rnnkit.models.longrange",
+    "rnnkit.models.next_frame",
+    "rnnkit.tasks.synthetic",
+    "rnnkit.tasks.sunspots",
+    "rnnkit.tasks.longrange",
+    "rnnkit.tasks.framework.estimator",
+    "rnnkit.tasks.forecast.estimator",
+    "rnnkit.tasks.classify.estimator",
+    "rnnkit.tasks.tag.estimator",
+    "rnnkit.tasks.translate.estimator",
+    "rnnkit.tasks.transcribe.estimator",
+    "rnnkit.tasks.lm.estimator",
+    "rnnkit.tasks.moving_digits.estimator",
+)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class SerializationError(ValueError):
@@ -258,13 +293,51 @@ def load_state_dict_checked(module: nn.Module, tensors: Mapping[str, Tensor], *,
         module.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
 
 
+def _model_files(path: Path) -> set[str] | None:
+    """The names a saved model directory may hold (``None`` when ``path`` is not one)."""
+    try:
+        meta = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = meta.get("files") if isinstance(meta, dict) else None
+    tensors = meta.get("tensors") if isinstance(meta, dict) else None
+    names = {CONFIG_FILE, TENSOR_FILE}
+    names |= {n for n in files if isinstance(n, str)} if isinstance(files, dict) else set()
+    if isinstance(tensors, dict) and isinstance(tensors.get("file"), str):
+        names.add(tensors["file"])
+    return names
+
+
+def _check_replaceable(path: Path) -> None:
+    """Saving replaces the whole directory: refuse one that holds anything but a saved model."""
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise SerializationError(f"path: {path} exists and is not a directory")
+    entries = [p.name for p in path.iterdir() if not (p.name.startswith(".") and p.name.endswith(".tmp"))]
+    if not entries:
+        return
+    allowed = _model_files(path)
+    others = sorted(set(entries) - (allowed or set()))
+    if allowed is None or others:
+        raise SerializationError(
+            f"path: {path} already holds files that are not a saved rnnkit model ({others[:5] or entries[:5]}); "
+            "saving replaces the whole directory, so give a new or empty directory (or a previous model's)"
+        )
+
+
 def save(obj: Saveable, path: str | os.PathLike) -> Path:
-    """Save a :class:`Saveable` to directory ``path``; see the module docstring for the layout."""
+    """Save a :class:`Saveable` to directory ``path``, atomically as a whole (see the module docstring).
+
+    Raises:
+        SerializationError: ``path`` is a file, or a directory that holds anything but a saved model.
+        TypeError: ``get_config()`` / ``json_state()`` return values JSON cannot hold.
+    """
+    from rnnkit.atomic_dir import clean_leftovers, replace_directory, staging_dir
+
     if not isinstance(obj, Saveable):
         raise TypeError(f"obj: expected an rnnkit.serialization.Saveable, got {type(obj).__name__}")
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise SerializationError(f"path: {path} exists and is not a directory")
+    path = Path(os.path.abspath(path))
     config = obj.get_config()
     state = obj.json_state()
     for name, value in (("get_config()", config), ("json_state()", state)):
@@ -272,44 +345,100 @@ def save(obj: Saveable, path: str | os.PathLike) -> Path:
             json.dumps(value)
         except (TypeError, ValueError) as error:
             raise TypeError(f"{type(obj).__name__}.{name} must return JSON-able values: {error}") from None
-    path.mkdir(parents=True, exist_ok=True)
-    files = {}
+    extra = {}
     for name, content in obj.extra_files().items():
-        if Path(name).name != name or name in (CONFIG_FILE, TENSOR_FILE) or name.startswith("."):
+        if not _plain_name(name) or name in (CONFIG_FILE, TENSOR_FILE):
             raise SerializationError(f"extra_files: {name!r} must be a plain file name other than the model's own")
-        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-        atomic_write(path / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
-        files[name] = hashlib.sha256(data).hexdigest()
-    digest = write_tensors(path / TENSOR_FILE, obj.tensor_state())
-    # The config goes last: a directory whose config.json is new always has matching tensors.
-    write_json(path / CONFIG_FILE, {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "rnnkit_version": _version(),
-        "class": class_key(type(obj)),
-        "config": config,
-        "state": state,
-        "tensors": {"file": TENSOR_FILE, "sha256": digest},
-        "files": files,
-    })
+        extra[name] = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+    tensors = obj.tensor_state()
+    clean_leftovers(path, CONFIG_FILE)
+    _check_replaceable(path)
+    staging = staging_dir(path)
+    try:
+        files = {}
+        for name, data in extra.items():
+            atomic_write(staging / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+            files[name] = hashlib.sha256(data).hexdigest()
+        digest = write_tensors(staging / TENSOR_FILE, tensors)
+        write_json(staging / CONFIG_FILE, {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "rnnkit_version": _version(),
+            "class": class_key(type(obj)),
+            "config": config,
+            "state": state,
+            "tensors": {"file": TENSOR_FILE, "sha256": digest},
+            "files": files,
+        })
+        replace_directory(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return path
 
 
+def _plain_name(name: Any) -> bool:
+    """A file name with no directory part, not hidden, not ``..``: it stays inside the model directory."""
+    return (isinstance(name, str) and bool(name) and name == Path(name).name and "/" not in name
+            and "\\" not in name and not name.startswith(".") and "\x00" not in name)
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package that does not exist
+        return False
+
+
 def resolve_class(key: str) -> type[Saveable]:
-    """The registered class saved under ``key``; rnnkit's own modules are imported on demand."""
+    """The registered Saveable class saved under ``key``.
+
+    Nothing named in a file is ever imported: when ``key`` is not registered and its module is
+    one of :data:`RNNKIT_SAVEABLE_MODULES`, that rnnkit module is imported (registering its
+    classes); any other name must have been imported by the caller.
+
+    Raises:
+        SerializationError: ``key`` is not a string or not a registered class.
+    """
+    if not isinstance(key, str):
+        raise SerializationError(f"class: expected a class name (a string), got {type(key).__name__}")
     if key not in _REGISTRY:
-        module = key.rpartition(".")[0]
-        while module and module not in _REGISTRY and module.startswith("rnnkit."):
-            try:
-                importlib.import_module(module)
-                break
-            except ImportError:
-                module = module.rpartition(".")[0]
+        module = next((m for m in RNNKIT_SAVEABLE_MODULES if key.startswith(m + ".")), None)
+        if module is not None and _module_exists(module):
+            importlib.import_module(module)
     if key not in _REGISTRY:
         raise SerializationError(
-            f"class: {key!r} is not a known Saveable class; import the module that defines it before loading"
+            f"class: {key!r} is not a known Saveable class; import the module that defines it before loading "
+            "(rnnkit.load never imports a module because a file names it)"
         )
     return _REGISTRY[key]
+
+
+def _check_meta(meta: Any, where: Path) -> dict[str, Any]:
+    """The parts of ``config.json`` that are read, each of the right type."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise SerializationError(f"config: {where} is not an rnnkit model config")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise SerializationError(f"config: format_version in {where} must be a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise SerializationError(
+            f"config: format_version {version} is newer than this rnnkit understands "
+            f"({FORMAT_VERSION}); saved by rnnkit {meta.get('rnnkit_version')}"
+        )
+    for key, kind in (("config", dict), ("state", dict), ("tensors", dict), ("files", dict)):
+        if not isinstance(meta.get(key, {}), kind):
+            raise SerializationError(f"config: {key!r} in {where} must be a JSON object, got "
+                                     f"{type(meta[key]).__name__}")
+    tensors = meta.get("tensors", {})
+    if not _plain_name(tensors.get("file", TENSOR_FILE)):
+        raise SerializationError(f"config: the weights file {tensors.get('file')!r} in {where} must be a plain "
+                                 "file name inside the model directory")
+    for name, digest in [("weights", tensors.get("sha256")), *(meta.get("files") or {}).items()]:
+        if not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
+            raise SerializationError(f"config: {where} has no valid SHA-256 for {name!r} (got {digest!r}); a model "
+                                     "directory without its checksums is refused")
+    return meta
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -322,45 +451,59 @@ def load(path: str | os.PathLike) -> Any:
         A new instance of the saved class, in eval mode if it is an ``nn.Module``.
 
     Raises:
-        SerializationError: missing or corrupted files, an unknown class, or weights that do not
-            fit the model the config describes. Nothing on disk is modified.
+        SerializationError: missing or corrupted files, missing checksums, an unknown class, a
+            config of the wrong shape, or weights that do not fit the model the config
+            describes. Nothing on disk is modified, and no module named in the file is imported.
 
     Example:
         >>> layer = rnnkit.Recurrent("gru", 3, 8)
         >>> layer.save("/tmp/gru")
         >>> same = rnnkit.load("/tmp/gru")
     """
+    from rnnkit.atomic_dir import interrupted_copy
+
     path = Path(path)
     if path.name == CONFIG_FILE:
         path = path.parent
+    orphan = interrupted_copy(Path(os.path.abspath(path)), CONFIG_FILE)
+    if orphan is not None:
+        warnings.warn(f"{path}: a save was interrupted; loading the previous model from {orphan}", stacklevel=2)
+        path = orphan
+    if path.is_file():
+        raise SerializationError(f"path: {path} is a file; rnnkit.load expects a saved model directory "
+                                 f"(the folder that holds {CONFIG_FILE})")
     if not path.is_dir():
         raise SerializationError(f"path: {path} is not a saved model directory (it does not exist)")
-    meta = read_json(path / CONFIG_FILE, what="config")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise SerializationError(f"config: {path / CONFIG_FILE} is not an rnnkit model config")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise SerializationError(
-            f"config: format_version {meta['format_version']} is newer than this rnnkit understands "
-            f"({FORMAT_VERSION}); saved by rnnkit {meta.get('rnnkit_version')}"
-        )
-    cls = resolve_class(meta["class"])
+    meta = _check_meta(read_json(path / CONFIG_FILE, what="config"), path / CONFIG_FILE)
+    cls = resolve_class(meta.get("class"))
     info = meta.get("tensors", {})
-    tensors = read_tensors(path / info.get("file", TENSOR_FILE), expected_sha256=info.get("sha256"), what="weights")
-    try:
-        obj = cls.from_config(meta.get("config", {}))
-    except TypeError as error:
-        raise SerializationError(f"config: cannot build {cls.__name__} from the saved config: {error}") from None
+    tensors = read_tensors(path / info.get("file", TENSOR_FILE), expected_sha256=info["sha256"], what="weights")
     extra = {}
     for name, digest in (meta.get("files") or {}).items():
-        if not isinstance(name, str) or Path(name).name != name or not (path / name).is_file():
+        if not _plain_name(name) or not (path / name).is_file():
             raise SerializationError(f"files: {name!r} named in {path / CONFIG_FILE} is missing or not a plain name")
         data = (path / name).read_bytes()
         if hashlib.sha256(data).hexdigest() != digest:
             raise SerializationError(f"files: {path / name} does not match the checksum recorded in config.json")
         extra[name] = data
-    obj.load_extra_files(extra)
-    obj.load_json_state(meta.get("state", {}))
-    obj.load_tensor_state(tensors)
+    stage = "config"
+    try:
+        obj = cls.from_config(meta.get("config", {}))
+        stage = "files"
+        obj.load_extra_files(extra)
+        stage = "state"
+        obj.load_json_state(meta.get("state", {}))
+        stage = "weights"
+        obj.load_tensor_state(tensors)
+    except SerializationError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RuntimeError) as error:
+        # A crafted or damaged config.json reaches the class's own code: say where, in our error type.
+        what = {"config": "build", "files": "restore the files of", "state": "restore the saved state of",
+                "weights": "load the weights into"}[stage]
+        raise SerializationError(
+            f"{stage}: cannot {what} {cls.__name__} from {path / CONFIG_FILE}: {type(error).__name__}: {error}"
+        ) from error
     if isinstance(obj, nn.Module):
         obj.eval()
     return obj

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 
 import torch
 
+from rnnkit.backends import autotune
 from rnnkit.backends.fused import kernels_unavailable, run_fused
 from rnnkit.backends.loop import reverse_padded, run_layers, run_loop
 from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.backends.scan import chunked_scan, linear_scan, log_space_scan, run_scan, scan
-from rnnkit.backends.tuning import PREFERENCES, Preference, Workload
+from rnnkit.backends.tuning import Preference, Workload, measured_preferences
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.cells.kernel import LINEAR_FAMILIES, declared_kernel, kernel_declared
 from rnnkit.cells.linear import LinearRecurrentCell
@@ -171,6 +172,51 @@ def check_backend_name(backend: str) -> str:
     return backend
 
 
+def _blocked(
+    rule: BackendRule, cells: Sequence[RecurrentCell], per_step_hooks: Sequence[str], kernel_hooks: bool
+) -> str | None:
+    """Why ``rule``'s backend cannot run these cells with these per-step regularisers (``None``: it can)."""
+    why = rule.why_not(cells)
+    if why is None and per_step_hooks and not rule.per_step_hooks_ok:
+        why = "; ".join(per_step_hooks) + f", which the {rule.name} backend cannot do between steps"
+    if why is None and per_step_hooks and rule.kernel_hooks_only and not kernel_hooks:
+        why = "a per-step regulariser without a kernel form is active, which the fused backend cannot run"
+    return why
+
+
+def candidate_backends(
+    cells: Sequence[RecurrentCell], *, device: str, per_step_hooks: Sequence[str] = (), kernel_hooks: bool = True
+) -> list[str]:
+    """The backends that can run these cells on ``device`` (what auto-tuning times), in rule order.
+
+    Args:
+        cells: every cell of the stack.
+        device: ``"cpu"`` or ``"cuda"`` (Triton runs only on CUDA; the fused kernels only on the CPU).
+        per_step_hooks: as in :func:`choose_backend`.
+        kernel_hooks: as in :func:`choose_backend`.
+
+    Returns:
+        Names from ``native``, ``scan``, ``fused``, ``triton``, ``loop`` (``loop`` always).
+
+    Example:
+        >>> candidate_backends(rnnkit.Recurrent("lstm", 2, 3).cells.values(), device="cpu")  # doctest: +SKIP
+        ['native', 'fused', 'loop']
+    """
+    cells = list(cells)
+    names = []
+    for rule in (*AUTO_ORDER, TRITON):
+        if rule is TRITON and device != "cuda":
+            continue
+        if _blocked(rule, cells, per_step_hooks, kernel_hooks) is None:
+            names.append(rule.name)
+    return [*names, "loop"]
+
+
+def tuned_reason(backend: str, cells: Sequence[RecurrentCell]) -> str:
+    """What ``backend`` does for these cells (the first half of a tuned choice's reason)."""
+    return RULES[backend].reason(list(cells))
+
+
 def choose_backend(
     requested: str,
     cells: Sequence[RecurrentCell],
@@ -178,7 +224,7 @@ def choose_backend(
     per_step_hooks: Sequence[str] = (),
     kernel_hooks: bool = True,
     workload: Workload | None = None,
-    preferences: Sequence[Preference] = PREFERENCES,
+    preferences: Sequence[Preference] | None = None,
 ) -> BackendChoice:
     """Pick the backend for a stack of cells, with the reason.
 
@@ -197,7 +243,8 @@ def choose_backend(
         kernel_hooks: whether every active per-step regulariser has a form the compiled kernels run.
         workload: device, batch, steps and whether gradients are taken, when known (the measured
             preferences depend on them).
-        preferences: the measured preferences to consult (default :data:`~rnnkit.backends.tuning.PREFERENCES`).
+        preferences: the measured preferences to consult (default: the table
+            :func:`~rnnkit.backends.tuning.measured_preferences`).
 
     Returns:
         The choice and why. Forcing a backend that cannot run these cells raises ``ValueError``.
@@ -205,12 +252,7 @@ def choose_backend(
     check_backend_name(requested)
 
     def blocked(rule: BackendRule) -> str | None:
-        why = rule.why_not(cells)
-        if why is None and per_step_hooks and not rule.per_step_hooks_ok:
-            why = "; ".join(per_step_hooks) + f", which the {rule.name} backend cannot do between steps"
-        if why is None and per_step_hooks and rule.kernel_hooks_only and not kernel_hooks:
-            why = "a per-step regulariser without a kernel form is active, which the fused backend cannot run"
-        return why
+        return _blocked(rule, cells, per_step_hooks, kernel_hooks)
 
     if requested == "loop":
         return BackendChoice("loop", "forced with backend='loop'")
@@ -221,6 +263,8 @@ def choose_backend(
             raise ValueError(f"backend={requested!r} is not available: {why}")
         return BackendChoice(requested, f"{rule.reason(cells)}; forced with backend={requested!r}")
     workload = workload or Workload()
+    if preferences is None:
+        preferences = measured_preferences()
     for preference in preferences:
         if preference.matches(cells[0], workload) and blocked(RULES[preference.backend]) is None:
             rule = RULES[preference.backend]
@@ -235,6 +279,12 @@ def choose_backend(
     return BackendChoice("loop", "; ".join(reasons))
 
 
+def __getattr__(name: str):
+    if name == "PREFERENCES":  # the measured table, read on first access
+        return measured_preferences()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "AUTO_ORDER",
     "BACKENDS",
@@ -244,6 +294,8 @@ __all__ = [
     "BackendRule",
     "Preference",
     "Workload",
+    "autotune",
+    "candidate_backends",
     "check_backend_name",
     "choose_backend",
     "chunked_scan",
@@ -251,6 +303,7 @@ __all__ = [
     "kernels_unavailable",
     "linear_scan",
     "log_space_scan",
+    "measured_preferences",
     "native_mode",
     "reverse_padded",
     "run_fused",
@@ -259,4 +312,5 @@ __all__ = [
     "run_native",
     "run_scan",
     "scan",
+    "tuned_reason",
 ]

@@ -41,6 +41,36 @@ def _select(keep: Tensor, new: Tensor, old: Tensor) -> Tensor:
     return torch.where(keep.view(-1, *([1] * (new.dim() - 1))), new, old)
 
 
+def between_layers(
+    out: Tensor, layer_input: Tensor, index: int, num_layers: int, *, residual: bool, dropout: float, training: bool
+) -> Tensor:
+    """What passes from layer ``index`` to the next: its output, plus its input (residual), then dropout.
+
+    The one place every backend and :meth:`rnnkit.Recurrent.step` join stacked layers.
+
+    Args:
+        out: layer ``index``'s output (any shape; one step or a whole sequence).
+        layer_input: that layer's input, of ``out``'s shape when ``residual`` applies.
+        index: the layer's index, from 0.
+        num_layers: layers in the stack.
+        residual: add ``layer_input`` to ``out`` for every layer after the first.
+        dropout: dropout probability on every layer's output but the last.
+        training: whether dropout is active.
+
+    Returns:
+        The next layer's input.
+
+    Example:
+        >>> between_layers(torch.ones(2), torch.ones(2), 1, 2, residual=True, dropout=0.5, training=False)
+        tensor([2., 2.])
+    """
+    if residual and index > 0:
+        out = out + layer_input
+    if dropout > 0 and training and index < num_layers - 1:
+        out = F.dropout(out, dropout, training=True)
+    return out
+
+
 def run_loop(
     cell: RecurrentCell,
     x: Tensor,
@@ -140,9 +170,7 @@ def run_layers(
             outs.append(out)
             finals.append(final)
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
-        if residual and index > 0:
-            out = out + layer_input
-        if dropout > 0 and training and index < len(cells) - 1:
-            out = F.dropout(out, dropout, training=True)
-        layer_input = out
+        layer_input = between_layers(
+            out, layer_input, index, len(cells), residual=residual, dropout=dropout, training=training
+        )
     return layer_input, finals

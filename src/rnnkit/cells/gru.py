@@ -11,6 +11,29 @@ from rnnkit.cells.base import RecurrentCell
 from rnnkit.cells.kernel import KernelSpec
 
 
+def gru_update(projected_x: Tensor, hidden: Tensor, state: Tensor) -> Tensor:
+    r"""The GRU's gates and new state from both pre-activations (cuDNN's form), shared by every GRU cell.
+
+    Args:
+        projected_x: input pre-activations ``(B, 3H)``, gates ``(r, z, n)``, input bias included.
+        hidden: recurrent pre-activations ``(B, 3H)`` (``W_hh h + b_hh``, normalised or not).
+        state: the previous state ``h_{t-1}`` ``(B, H)``.
+
+    Returns:
+        ``h_t = (1 - z) * n + z * h_{t-1}`` with ``n = tanh(x_n + r * h_n)``, shape ``(B, H)``.
+
+    Example:
+        >>> gru_update(torch.zeros(1, 6), torch.zeros(1, 6), torch.ones(1, 2))
+        tensor([[0.5000, 0.5000]])
+    """
+    x_r, x_z, x_n = projected_x.chunk(3, dim=-1)
+    h_r, h_z, h_n = hidden.chunk(3, dim=-1)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return n + z * (state - n)
+
+
 class GRUCell(RecurrentCell):
     r"""GRU cell with the reset gate applied after the recurrent matrix product (cuDNN's form).
 
@@ -57,13 +80,7 @@ class GRUCell(RecurrentCell):
 
     def step(self, projected_x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         # b_hn must stay inside r * (...), so b_hh is added here rather than in project_input.
-        hidden = F.linear(state, self.weight_hh, self.bias_hh)
-        x_r, x_z, x_n = projected_x.chunk(3, dim=-1)
-        h_r, h_z, h_n = hidden.chunk(3, dim=-1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
-        h = n + z * (state - n)
+        h = gru_update(projected_x, F.linear(state, self.weight_hh, self.bias_hh), state)
         return h, h
 
     def kernel_spec(self) -> KernelSpec:

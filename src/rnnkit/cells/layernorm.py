@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from rnnkit.cells._init import uniform_like_torch
 from rnnkit.cells.base import LSTMState, RecurrentCell
+from rnnkit.cells.gru import gru_update
 from rnnkit.cells.kernel import KernelSpec
 
 
@@ -129,13 +130,7 @@ class LayerNormGRUCell(RecurrentCell):
         return F.layer_norm(F.linear(x, self.weight_ih), norm.normalized_shape, norm.weight, self.bias_ih, norm.eps)
 
     def step(self, projected_x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
-        hidden = self.norm_hh(F.linear(state, self.weight_hh)) + self.bias_hh
-        x_r, x_z, x_n = projected_x.chunk(3, dim=-1)
-        h_r, h_z, h_n = hidden.chunk(3, dim=-1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
-        h = n + z * (state - n)
+        h = gru_update(projected_x, self.norm_hh(F.linear(state, self.weight_hh)) + self.bias_hh, state)
         return h, h
 
     def kernel_spec(self) -> KernelSpec:

@@ -27,10 +27,34 @@ class SeriesArrays:
     features: np.ndarray
 
 
+#: Above this magnitude squares overflow float64: statistics divide by the peak first.
+_HUGE = 1e150
+
+
 def series_scales(collection: SeriesCollection) -> np.ndarray:
-    """Standard deviation of each series' observed values (1.0 where it is 0 or undefined)."""
-    scales = np.array([np.nanstd(v) if np.isfinite(v).any() else 1.0 for v in collection.values])
+    """Standard deviation of each series' observed values (1.0 where it is 0 or undefined).
+
+    Computed on the values divided by their largest magnitude, so that values near the float64
+    limit (1e300) do not overflow when squared; a scale too small to divide by is 1.0.
+    """
+    scales = []
+    for v in collection.values:
+        observed = v[np.isfinite(v)]
+        peak = float(np.max(np.abs(observed))) if observed.size else 0.0
+        if peak < _HUGE:
+            scales.append(float(np.nanstd(v)) if observed.size else 1.0)
+        else:
+            scales.append(float(np.std(observed / peak)) * peak)
+    scales = np.array(scales, dtype=float)
     return np.where(np.isfinite(scales) & (scales > 1e-12), scales, 1.0)
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean, without overflowing for values near the float64 limit."""
+    peak = float(np.max(np.abs(values)))
+    if peak < _HUGE:
+        return float(values.mean())
+    return float(np.mean(values / peak)) * peak
 
 
 def build_arrays(
@@ -113,31 +137,47 @@ def make_window(
     scale: float,
     impute: bool,
     season_length: int | None = None,
+    level: str = "mean",
 ) -> dict[str, Tensor]:
     """One window whose context ends just before index ``end`` (the forecast origin).
 
     With ``season_length``, the first feature of every step is a seasonal lag (see
-    :func:`seasonal_lags`), scaled like the target.
+    :func:`seasonal_lags`), scaled like the target. A series shorter than the context (``end <
+    context``) is padded at the start with missing values (flagged unobserved) and zero features,
+    so short series are forecast from what they have instead of being refused.
+
+    ``level="mean"`` centres a window on the mean of its observed context, ``"last"`` on its last
+    observed value (better for trending series: the network forecasts changes from where the
+    series is, as N-BEATS-style global models do).
 
     Returns:
         The batch keys of one window plus ``level`` and ``scale`` (to unscale outputs).
     """
-    past = arrays.values[end - context : end]
+    pad = max(context - end, 0)
+    past = arrays.values[end - context + pad : end]
     future = arrays.values[end : end + horizon]
     observed = np.isfinite(past)
-    level = float(past[observed].mean()) if observed.any() else 0.0
+    if not observed.any():
+        level_value = 0.0
+    elif level == "last":
+        level_value = float(past[observed][-1])
+    else:
+        level_value = _mean(past[observed])
     past_input = interpolate_missing(past) if impute else past
-    past_z = np.nan_to_num((past_input - level) / scale)
-    future_observed = np.isfinite(future)
-    future_z = np.nan_to_num((future - level) / scale)
-    past_features = arrays.features[end - context : end]
+    past_features = arrays.features[end - context + pad : end]
     future_features = arrays.features[end : end + horizon]
+    if pad:
+        past_input = np.concatenate([np.full(pad, np.nan), past_input])
+        past_features = np.concatenate([np.zeros((pad, past_features.shape[1])), past_features])
+    past_z = np.nan_to_num((past_input - level_value) / scale)
+    future_observed = np.isfinite(future)
+    future_z = np.nan_to_num((future - level_value) / scale)
     if season_length:
         past_lag, future_lag = seasonal_lags(
             arrays.values, end, context=context, horizon=horizon, season_length=season_length
         )
-        past_features = np.column_stack([np.nan_to_num((past_lag - level) / scale), past_features])
-        future_features = np.column_stack([np.nan_to_num((future_lag - level) / scale), future_features])
+        past_features = np.column_stack([np.nan_to_num((past_lag - level_value) / scale), past_features])
+        future_features = np.column_stack([np.nan_to_num((future_lag - level_value) / scale), future_features])
     as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     return {
         "past_target": as_tensor(past_z),
@@ -146,7 +186,7 @@ def make_window(
         "future_target": as_tensor(future_z),
         "future_observed": as_tensor(future_observed),
         "future_features": as_tensor(future_features),
-        "level": torch.tensor(level, dtype=torch.float64),
+        "level": torch.tensor(level_value, dtype=torch.float64),
         "scale": torch.tensor(scale, dtype=torch.float64),
     }
 
@@ -173,7 +213,9 @@ class WindowDataset(Dataset):
         ends: list[range],
         impute: bool = False,
         season_length: int | None = None,
+        level: str = "mean",
     ) -> None:
+        self.level = level
         self.arrays, self.scales = arrays, scales
         self.context, self.horizon, self.impute = context, horizon, impute
         self.season_length = season_length
@@ -192,5 +234,5 @@ class WindowDataset(Dataset):
         i, end = self.index[k]
         return make_window(
             self.arrays[i], end, context=self.context, horizon=self.horizon, scale=float(self.scales[i]),
-            impute=self.impute, season_length=self.season_length,
+            impute=self.impute, season_length=self.season_length, level=self.level,
         )

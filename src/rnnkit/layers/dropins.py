@@ -22,6 +22,9 @@ from rnnkit.serialization import Saveable
 
 #: Backends the drop-ins accept.
 DROPIN_BACKENDS = ("auto", "native", "loop")
+#: ATen's one-step kernels (what ``torch.nn.LSTMCell`` etc. call), by ``torch.nn.RNNBase.mode``.
+_STEP_KERNELS = {"LSTM": torch.lstm_cell, "GRU": torch.gru_cell, "RNN_TANH": torch.rnn_tanh_cell,
+                 "RNN_RELU": torch.rnn_relu_cell}
 
 
 class _CellStack(nn.Module):
@@ -53,6 +56,28 @@ class _DropIn(Saveable):
                 "use rnnkit.Recurrent.from_torch(layer, backend=...) for the others"
             )
         self._requested_backend = backend
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> _DropIn:
+        """Build from :meth:`get_config` output, refusing values of the wrong type (torch's
+        constructor would take ``bidirectional=None`` and fail only when run)."""
+        kinds = {"input_size": int, "hidden_size": int, "num_layers": int, "proj_size": int, "bias": bool,
+                 "batch_first": bool, "bidirectional": bool, "dropout": (int, float), "backend": str,
+                 "nonlinearity": str}
+        for name, value in config.items():
+            kind = kinds.get(name)
+            wrong = kind is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)))
+            if wrong:
+                raise TypeError(f"{name}: expected {getattr(kind, '__name__', 'a number')}, got {value!r}")
+        return cls(**config)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The loop backend's cell template is a cache (meta tensors): a pickled module (torch.save of
+        # the whole model) leaves it out, so torch.load(..., weights_only=True) needs only the class.
+        state = super().__getstate__()
+        state = dict(state if state is not None else self.__dict__)
+        state.pop("_loop_template", None)
+        return state
 
     @property
     def backend(self) -> BackendChoice:
@@ -105,9 +130,50 @@ class _DropIn(Saveable):
         return params
 
     def forward(self, input: Tensor | PackedSequence, hx: Any = None):
+        if self._requested_backend == "auto" and isinstance(input, Tensor):
+            stepped = self._forward_one_step(input, hx)
+            if stepped is not None:
+                return stepped
         if self._requested_backend != "loop":
             return super().forward(input, hx)
         return self._forward_loop(input, hx)
+
+    def _forward_one_step(self, input: Tensor, hx: Any) -> tuple[Tensor, Any] | None:
+        """A length-1 batched input (streaming) on ATen's cell kernels, the ones ``torch.nn.LSTMCell``
+        and ``GRUCell`` call; ``None`` where anything is unusual (torch's own path then runs and
+        checks). torch's sequence kernel costs up to 20x a cell call at one step (oneDNN's set-up)."""
+        time_dim = 1 if self.batch_first else 0
+        if (input.dim() != 3 or input.shape[time_dim] != 1 or self.bidirectional or getattr(self, "proj_size", 0)
+                or input.shape[2] != self.input_size or input.dtype != self.weight_ih_l0.dtype):
+            return None
+        batch = input.shape[1 - time_dim]
+        is_lstm = self.mode == "LSTM"
+        if hx is None:
+            zeros = input.new_zeros(self.num_layers, batch, self.hidden_size)
+            hx = (zeros, zeros) if is_lstm else zeros
+        tensors = hx if is_lstm else (hx,)
+        if not isinstance(tensors, (tuple, list)) or len(tensors) != (2 if is_lstm else 1) or any(
+            not isinstance(t, Tensor) or t.shape != (self.num_layers, batch, self.hidden_size) or t.dtype != input.dtype
+            for t in tensors
+        ):
+            return None
+        kernel = _STEP_KERNELS[self.mode]
+        x = input.squeeze(time_dim)
+        finals = []
+        per_layer = len(self._flat_weights) // self.num_layers  # w_ih, w_hh[, b_ih, b_hh]
+        for k in range(self.num_layers):
+            weights = self._flat_weights[k * per_layer:(k + 1) * per_layer]
+            state = (tensors[0][k], tensors[1][k]) if is_lstm else tensors[0][k]
+            out = kernel(x, state, *weights) if self.bias else kernel(x, state, *weights, None, None)
+            finals.append(out)
+            x = out[0] if is_lstm else out
+            if self.dropout > 0 and self.training and k < self.num_layers - 1:
+                x = torch.nn.functional.dropout(x, self.dropout, training=True)
+        if is_lstm:
+            hidden = (torch.stack([h for h, _ in finals]), torch.stack([c for _, c in finals]))
+        else:
+            hidden = torch.stack(finals)
+        return x.unsqueeze(time_dim), hidden
 
     def _forward_loop(self, input: Tensor | PackedSequence, hx: Any):
         is_lstm = isinstance(self, nn.LSTM)
@@ -129,6 +195,8 @@ class _DropIn(Saveable):
             if not batched:
                 input = input.unsqueeze(0 if self.batch_first else 1)
             batch = input.shape[0 if self.batch_first else 1]
+            if input.shape[1 if self.batch_first else 0] == 0:  # torch's own message for the native kernel
+                raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
             data = input
         hx = self._initial_hidden(hx, batch, data, batched, is_lstm, directions)
         # torch's own checks give torch's own messages for sizes and dtypes.
@@ -227,3 +295,9 @@ class GRU(_DropIn, nn.GRU):
     """
 
     _cell_class = GRUCell
+
+
+# ``torch.save(model)`` of a whole module that holds drop-ins, then ``torch.load(..., weights_only=True)``
+# (what pytorch/examples do) must find these classes allowed, as nn.LSTM is once the user allows it.
+if hasattr(torch.serialization, "add_safe_globals"):
+    torch.serialization.add_safe_globals([RNN, LSTM, GRU])

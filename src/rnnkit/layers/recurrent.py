@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
-from rnnkit.backends import CELL_RUNNERS, BackendChoice, Workload, check_backend_name, choose_backend
+from rnnkit.backends import (
+    CELL_RUNNERS,
+    BackendChoice,
+    Workload,
+    autotune,
+    check_backend_name,
+    choose_backend,
+    tuned_reason,
+)
 from rnnkit.backends.fused import kernels_ready
-from rnnkit.backends.loop import run_layers
+from rnnkit.backends.loop import between_layers, run_layers
 from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.cells import CELLS, RecurrentCell, State, map_state, resolve_cell
+from rnnkit.layers.autotuned import tune_layer, tuning_key
 from rnnkit.layers.inputs import check_lengths, check_sequence_input, check_state, lengths_from_mask
+from rnnkit.layers.recording import StepRecord, recording_steps  # noqa: F401 - re-exported (diagnostics imports it here)
 from rnnkit.layers.regularizers import HookedCell, Regularizer, regularizer_from_config
+from rnnkit.layers.stepping import state_matches, step_plan
 from rnnkit.serialization import Saveable, SerializationError, class_key
 
 
@@ -118,6 +127,8 @@ class Recurrent(nn.Module, Saveable):
         # The last forward's device, batch, steps and grad mode: the measured preferences of
         # backend="auto" depend on them (rnnkit.backends.tuning).
         self._workload: Workload | None = None
+        # Choices already made, by workload, mode, threads, tuning switch, dtype and device (backend_for).
+        self._choices: dict[tuple, BackendChoice] = {}
         self.cells = nn.ModuleDict()
         layer_input = input_size
         for layer in range(num_layers):
@@ -129,6 +140,10 @@ class Recurrent(nn.Module, Saveable):
         for regularizer in regularizers:
             for cell_module in self.cells.values():
                 regularizer.check(cell_module)
+        # Streaming: each layer's step bound once (rnnkit.layers.stepping), and the state tails it expects.
+        self._step_plan = step_plan([self.cells[f"l{k}"] for k in range(num_layers)])
+        last = self.cells[f"l{num_layers - 1}"]
+        self._state_tails = tuple(last.state_shapes_for(())) if last.num_feature_axes == 1 else ()
         self.backend  # noqa: B018 - fail at construction if a forced backend cannot run this cell
 
     @classmethod
@@ -231,14 +246,46 @@ class Recurrent(nn.Module, Saveable):
         if workload is None:
             parameter = next(self.parameters(), None)
             workload = Workload(device=parameter.device.type if parameter is not None else "cpu")
+        memo = self._memo_key(workload)
+        choice = self._choices.get(memo)
+        if choice is None:
+            choice, final = self._choose(workload)
+            if final:  # not an "auto" still waiting for its measurement
+                if len(self._choices) > 256:  # many distinct lengths: start over rather than grow
+                    self._choices.clear()
+                self._choices[memo] = choice
+        return choice
+
+    def _memo_key(self, workload: Workload) -> tuple:
+        # Everything the choice depends on besides the (fixed) cells and regularisers.
+        first = self._step_plan[0][1]
+        weight = next((p for p in first._parameters.values() if p is not None), None)
+        where = (weight.dtype, weight.device) if weight is not None else None
+        return workload, self.training, torch.get_num_threads(), autotune.enabled(), where
+
+    def _choose(self, workload: Workload) -> tuple[BackendChoice, bool]:
+        """The choice for ``workload`` and whether it is final (``False``: tuning for it has not run yet)."""
+        final = True
         hooks = [r.per_step_reason(self.training) for r in self.regularizers]
         active = [r for r, h in zip(self.regularizers, hooks, strict=True) if h]
         choice = choose_backend(
             self._requested_backend, list(self.cells.values()), per_step_hooks=[h for h in hooks if h],
             kernel_hooks=all(r.kernel_supported for r in active), workload=workload,
         )
+        if self._requested_backend == "auto" and autotune.enabled():
+            tuning = tuning_key(self, workload)
+            decision = autotune.lookup(tuning[0]) if tuning is not None else None
+            if decision is not None and decision.backend in tuning[1]:
+                choice = BackendChoice(decision.backend, f"{tuned_reason(decision.backend, self.cells.values())}; "
+                                       f"{decision.evidence}")
+            final = tuning is None or decision is not None
         notes = [note for r in self.regularizers if (note := r.backend_note(self.training))]
-        return BackendChoice(choice, "; ".join([choice.reason, *notes])) if notes else choice
+        return (BackendChoice(choice, "; ".join([choice.reason, *notes])) if notes else choice), final
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_choices"] = {}  # remembered choices: rebuilt on use (and BackendChoice does not pickle)
+        return state
 
     @property
     def feature_axes(self) -> int:
@@ -305,6 +352,14 @@ class Recurrent(nn.Module, Saveable):
             ``(output, state)``: output ``(B, T, D * O)``, exactly zero past each sequence's end;
             the final state holds each sequence's state after its last real step.
         """
+        if (lengths is None and mask is None and self._requested_backend == "auto" and self._step_records is None
+                and isinstance(x, Tensor) and x.dim() == 3 and x.shape[1 if self.batch_first else 0] == 1):
+            # One step (streaming a sequence step by step through forward): the step path, without
+            # the per-sequence set-up of a backend. Same equations; forced backends run their own.
+            x_t = x[:, 0] if self.batch_first else x[0]
+            if self._quick_step_ok(x_t, state):
+                y, state = self._fast_step(x_t, state)
+                return y.unsqueeze(1 if self.batch_first else 0), state
         check_sequence_input(
             x, input_size=self.input_size, batch_first=self.batch_first, feature_axes=self.feature_axes
         )
@@ -347,13 +402,21 @@ class Recurrent(nn.Module, Saveable):
             device=x.device.type, batch=x.shape[batch_dim], steps=x.shape[1 - batch_dim],
             grad=torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters())),
         )
+        if (self._step_records is None and self._requested_backend == "auto" and autotune.enabled()
+                and self._memo_key(self._workload) not in self._choices):
+            tune_layer(self, x, state, lengths)  # once per new shape bucket on this machine
         # Recording per-step outputs (diagnostics) needs the reference loop: fused kernels and the
         # scan expose only whole sequences.
         backend = self.backend if self._step_records is None else "loop"
         if backend == "fused" and not kernels_ready():  # built on first use, announced on stderr
             # The build failed: the reason is kept, "auto" now picks another backend and says why,
             # a forced "fused" raises with it.
+            self._choices.clear()
             backend = self.backend
+        return self._run_on(backend, x, state, lengths)
+
+    def _run_on(self, backend: str, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        """Run the stack on the named backend (already chosen and checked)."""
         if backend == "native":
             return self._forward_native(x, state, lengths)
         x_tm = x.transpose(0, 1) if self.batch_first else x
@@ -381,6 +444,12 @@ class Recurrent(nn.Module, Saveable):
         out = out.transpose(0, 1) if self.batch_first else out
         return out, map_state(lambda *ts: torch.stack(ts), *finals)
 
+    def _between_layers(self, out: Tensor, layer_input: Tensor, index: int) -> Tensor:
+        return between_layers(
+            out, layer_input, index, self.num_layers, residual=self.residual, dropout=self.dropout,
+            training=self.training,
+        )
+
     def _forward_native(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         cells = list(self.cells.values())
         mode = native_mode(cells[0])
@@ -401,11 +470,7 @@ class Recurrent(nn.Module, Saveable):
                 num_layers=1, bidirectional=self.bidirectional, batch_first=self.batch_first, lengths=lengths,
             )
             finals.append(final)
-            if index > 0:
-                out = out + layer_input
-            if self.dropout > 0 and self.training and index < self.num_layers - 1:
-                out = F.dropout(out, self.dropout, training=True)
-            layer_input = out
+            layer_input = self._between_layers(out, layer_input, index)
         return layer_input, map_state(lambda *ts: torch.cat(ts), *finals)
 
     def step(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
@@ -427,6 +492,8 @@ class Recurrent(nn.Module, Saveable):
                 "step: a bidirectional layer cannot stream, since its backward direction reads the sequence "
                 "from its end; call the layer on whole sequences instead"
             )
+        if self._quick_step_ok(x, state):  # the usual case, checked in a few comparisons
+            return self._fast_step(x, state)
         rank = 1 + self.feature_axes
         if not isinstance(x, Tensor) or x.dim() != rank:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
@@ -444,18 +511,45 @@ class Recurrent(nn.Module, Saveable):
         )
         return self._with_sampled_weights(self._step, x, state)
 
+    def _quick_step_ok(self, x: object, state: State | None) -> bool:
+        """Whether one step's input (and state) are plainly right: a vector cell, the input size, the
+        parameters' dtype, the exact state shapes. Anything else takes the full checks."""
+        first = self._step_plan[0][1]
+        if not (isinstance(x, Tensor) and x.dim() == 2 and x.shape[1] == self.input_size and not self.bidirectional
+                and first.num_feature_axes == 1):
+            return False
+        weight = next((p for p in first._parameters.values() if p is not None), None)
+        if weight is not None and weight.dtype != x.dtype:
+            return False
+        return state is None or state_matches(state, self.num_layers, x.shape[0], self._state_tails, x)
+
+    def _fast_step(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        """:meth:`step` after :meth:`_quick_step_ok` passed."""
+        if state is None:
+            state = self.initial_state(x.shape[0], dtype=x.dtype, device=x.device)
+        else:
+            state_type = self._step_plan[0][1].state_type
+            if state_type is not None and not isinstance(state, state_type):
+                state = state_type(*state)
+        if self.regularizers:
+            return self._with_sampled_weights(self._step, x, state)
+        return self._step(x, state)
+
     def _step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        if self.num_layers == 1 and not self.regularizers:  # the common streaming layer, in the fewest ops
+            step, cell = self._step_plan[0]
+            y, final = step(cell, x, state[0] if isinstance(state, Tensor) else type(state)(*(t[0] for t in state)))
+            return y, final.unsqueeze(0) if isinstance(final, Tensor) else type(final)(*(t.unsqueeze(0) for t in final))
         finals = []
-        for index, (cell,) in enumerate(self._layers()):
+        for index, (step, cell) in enumerate(self._step_plan):
             cell_state = map_state(lambda t, i=index: t[i], state)
-            stepper = self._hooked(cell, cell_state)
-            y, final = stepper.step(stepper.project_input(x), cell_state)
+            stepper = self._hooked(cell, cell_state) if self.regularizers else cell
+            if stepper is cell:
+                y, final = step(cell, x, cell_state)
+            else:  # per-step regularisers bound for this call
+                y, final = stepper.step(stepper.project_input(x), cell_state)
             finals.append(final)
-            if self.residual and index > 0:
-                y = y + x
-            if self.dropout > 0 and self.training and index < self.num_layers - 1:
-                y = F.dropout(y, self.dropout, training=True)
-            x = y
+            x = self._between_layers(y, x, index)
         return x, map_state(lambda *ts: torch.stack(ts), *finals)
 
     def extra_repr(self) -> str:
@@ -466,50 +560,3 @@ class Recurrent(nn.Module, Saveable):
         options += ["batch_first=False"] if not self.batch_first else []
         options += [f"regularizers={list(self.regularizers)}"] if self.regularizers else []
         return ", ".join([*options, f"backend={str(self.backend)!r}"])
-
-
-class StepRecord:
-    """Per-step outputs of one ``Recurrent`` call, captured by :func:`recording_steps`.
-
-    Attributes:
-        layer: the ``Recurrent`` module that ran.
-        steps: ``steps[cell][t]`` is the output ``(B, O)`` of cell ``layer * D + direction`` at
-            time ``t`` (for the backward direction, ``t`` counts from the sequence's start when all
-            sequences are full length; with ``lengths`` it is the ``t``-th step read).
-    """
-
-    def __init__(self, layer: Recurrent, steps: list[list[Tensor]]) -> None:
-        self.layer = layer
-        self.steps = steps
-
-    def labels(self) -> list[str]:
-        """One label per cell: ``"layer 0"``, or ``"layer 0 forward"`` / ``"layer 0 backward"``."""
-        if not self.layer.bidirectional:
-            return [f"layer {k}" for k in range(self.layer.num_layers)]
-        return [f"layer {k} {d}" for k in range(self.layer.num_layers) for d in ("forward", "backward")]
-
-
-@contextmanager
-def recording_steps(module: nn.Module) -> Iterator[list[StepRecord]]:
-    """Record every layer's per-step outputs of each :class:`Recurrent` inside ``module``.
-
-    Within the block those layers run on the reference loop (the same function as the fused
-    kernel, which exposes only the last layer's outputs) and append a :class:`StepRecord` per call
-    to the yielded list. Outside the block nothing changes and nothing is slowed.
-
-    Example:
-        >>> layer = Recurrent("lstm", 2, 8, num_layers=2)
-        >>> with recording_steps(layer) as records:
-        ...     out, _ = layer(torch.randn(3, 5, 2))
-        >>> len(records[0].steps), len(records[0].steps[0])   # 2 layers, 5 steps
-        (2, 5)
-    """
-    layers = [m for m in module.modules() if isinstance(m, Recurrent)]
-    records: list[StepRecord] = []
-    for layer in layers:
-        layer._step_records = records
-    try:
-        yield records
-    finally:
-        for layer in layers:
-            layer._step_records = None

@@ -1,1 +1,1 @@
-"""Metrics of the applications (DESIGN.md layer 6), wrapping the field's libraries where one exists."""
+"""Metrics wrapping the field's libraries (DESIGN.md layer 6)."""

@@ -84,6 +84,10 @@ def get_task(name: str) -> Task:
 #: so ``rnnkit --help`` and ``import rnnkit`` import no application).
 APPS: dict[str, str] = {
     "forecast": "rnnkit.tasks.forecast.app",
+    "classify": "rnnkit.tasks.classify.app",
+    "lm": "rnnkit.tasks.lm.app",
+    "translate": "rnnkit.tasks.translate.app",
+    "tag": "rnnkit.tasks.tag.app",
     "transcribe": "rnnkit.tasks.transcribe.app",
 }
 

@@ -1,26 +1,32 @@
 """Training: one ``Trainer`` for every rnnkit model (DESIGN.md layer 5).
 
 BPTT and truncated BPTT, clipping, mixed precision, checkpoints with exact resume, logs and
-plots, gradient-flow diagnostics and multi-process data parallel.
+plots, gradient-flow diagnostics, multi-process data parallel, and callbacks (early stopping,
+keep-the-best-weights).
 """
 
+from rnnkit.training.callbacks import EarlyStopping, KeepBest
 from rnnkit.training.checkpoint import CheckpointError, load_checkpoint_weights
 from rnnkit.training.config import TrainerConfig
 from rnnkit.training.data import ResumableSampler
 from rnnkit.training.evaluation import BatchError
 from rnnkit.training.protocol import TrainableModel
+from rnnkit.training.signals import TrainingInterrupted
 from rnnkit.training.state import FitResult, TrainingDiverged, seed_everything
 from rnnkit.training.trainer import Trainer
 
 __all__ = [
     "BatchError",
     "CheckpointError",
+    "EarlyStopping",
     "FitResult",
+    "KeepBest",
     "ResumableSampler",
     "TrainableModel",
     "Trainer",
     "TrainerConfig",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "load_checkpoint_weights",
     "seed_everything",
 ]

@@ -145,6 +145,29 @@ def check_same_model(saved: dict[str, Any], model: nn.Module, where: Path) -> No
         )
 
 
+#: Settings a checkpoint cannot be resumed under when they changed: the optimizer state and the
+#: schedule only fit their own kind; a mid-epoch data position only means something for the same
+#: batches in the same order.
+ALWAYS_SAME = ("optimizer", "scheduler")
+SAME_MID_EPOCH = ("batch_size", "shuffle", "drop_last", "seed", "accumulate_grad_batches", "tbptt_steps",
+                  "tbptt_backprop_steps")
+
+
+def check_same_training(meta: dict[str, Any], config: dict[str, Any], where: Path) -> None:
+    """Raise :class:`CheckpointError` naming the Trainer settings that differ from the checkpoint's
+    in a way that makes an exact resume impossible."""
+    saved = meta.get("trainer_config") or {}
+    progress = meta.get("progress") or {}
+    names = [*ALWAYS_SAME, *(SAME_MID_EPOCH if progress.get("batch_in_epoch") else ())]
+    diffs = [f"{name}: checkpoint {saved[name]!r}, this run {config.get(name)!r}"
+             for name in names if name in saved and saved[name] != config.get(name)]
+    if diffs:
+        raise CheckpointError(
+            f"resume: {where} cannot be continued with these Trainer settings ({'; '.join(diffs)}). "
+            "Resume with the checkpoint's settings, or start a new run (another output_dir)."
+        )
+
+
 # ------------------------------------------------------------------------------------ read/write
 
 

@@ -7,9 +7,13 @@ The CLI and YAML/TOML files map 1:1 onto these fields (``rnnkit train --max-epoc
 from __future__ import annotations
 
 import difflib
+import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+import torch
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULERS = ("cosine", "one-cycle", "reduce-on-plateau")
@@ -130,12 +134,26 @@ class TrainerConfig:
             raise ValueError(f"monitor_mode: expected 'min' or 'max', got {self.monitor_mode!r}")
         for name in ("lr", "weight_decay"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name}: expected a non-negative number, got {value!r}")
+            if not _is_number(value) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name}: expected a non-negative number (finite), got {value!r}")
         for name in ("clip_grad_norm", "clip_grad_value"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-                raise ValueError(f"{name}: expected a positive number or None, got {value!r}")
+            if value is not None and (not _is_number(value) or not math.isfinite(value) or value <= 0):
+                raise ValueError(f"{name}: expected a positive number or None (finite), got {value!r}")
+        for name in ("shuffle", "drop_last", "deterministic", "save_best", "tensorboard", "plot", "flush_denormal"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name}: expected true or false, got {getattr(self, name)!r} "
+                                f"({type(getattr(self, name)).__name__})")
+        if self.progress_bar is not None and not isinstance(self.progress_bar, bool):
+            raise TypeError(f"progress_bar: expected true, false or None, got {self.progress_bar!r}")
+        for name in ("monitor", "device"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name}: expected a string, got {getattr(self, name)!r}")
+        _check_device(self.device)
+        if self.output_dir is not None:
+            if not isinstance(self.output_dir, (str, os.PathLike)):
+                raise TypeError(f"output_dir: expected a path or None, got {self.output_dir!r}")
+            self.output_dir = os.fspath(self.output_dir)
         if self.tbptt_backprop_steps is not None:
             if self.tbptt_steps is None:
                 raise ValueError("tbptt_backprop_steps: needs tbptt_steps (k1) as well")
@@ -169,6 +187,21 @@ def check_keys(values: Mapping[str, Any], valid: list[str], *, where: str) -> No
             close = difflib.get_close_matches(str(key), valid, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(valid)}"
             raise ValueError(f"{where}: unknown key {key!r}{hint}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_device(device: str) -> None:
+    """``"auto"`` or a device string torch understands (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``)."""
+    if device == "auto":
+        return
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"device: expected 'auto', 'cpu', 'cuda', 'cuda:N' or another torch device, got {device!r}"
+                         ) from None
 
 
 def _check_int(name: str, value: Any, *, minimum: int, optional: bool = False) -> None:

@@ -51,12 +51,15 @@ class RunState:
     batch_in_epoch: int = 0
     best: float | None = None
     best_checkpoint: str | None = None
-    bad_validations: int = 0
+    bad_validations: int = 0  # read only from checkpoints written before EarlyStopping was a callback
     nonfinite_total: int = 0
     nonfinite_consecutive: int = 0
     last_finite_loss: float | None = None
     last_finite_step: int | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+    # The running sums behind the epoch's train_loss, so a mid-epoch resume reports the whole epoch.
+    epoch_loss_sum: float = 0.0
+    epoch_loss_count: int = 0
 
 
 def seed_everything(seed: int) -> None:

@@ -4,7 +4,8 @@ save / load), for one series or many series trained as one global model."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+import typing
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -14,10 +15,15 @@ from rnnkit.data.timeseries import SeriesCollection, SeriesError, to_collection
 from rnnkit.data.windows import WindowDataset, build_arrays, make_window, series_scales
 from rnnkit.models.forecasting import AutoregressiveForecastNet, DirectForecastNet, ForecastEnsemble
 from rnnkit.serialization import load_state_dict_checked
+from rnnkit.tasks.forecast.config import check_freq
+from rnnkit.tasks.framework.config import ConfigError, check_value
 from rnnkit.tasks.framework.estimator import Estimator
-from rnnkit.training import Trainer
+from rnnkit.training import KeepBest, Trainer
 
 DECODERS = {"direct": DirectForecastNet, "autoregressive": AutoregressiveForecastNet}
+FALLBACKS = ("none", "validation")
+#: The forecasts ``fallback="validation"`` chooses from.
+CANDIDATES = ("network", "seasonal_naive", "ets", "network+ets")
 
 
 @dataclass
@@ -42,9 +48,30 @@ class ForecasterConfig:
     val_fraction: float = 0.1
     num_samples: int = 200
     ensemble: int = 1
+    level: str = "mean"
+    min_context_length: int | None = None
+    fallback: str = "none"
+    max_epochs: int | None = None
+    patience: int | None = None
     seed: int = 0
     progress: bool = False
     trainer_options: dict = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Every setting of the right type and in range (errors name the setting)."""
+        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
+            raise ConfigError(f"ensemble: expected a positive integer, got {self.ensemble!r}")
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            low, high = _BOUNDS.get(f.name, (None, None))
+            value = check_value(f.name, getattr(self, f.name), hints[f.name], {"min": low, "max": high})
+            setattr(self, f.name, value)
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"decoder: expected one of {sorted(DECODERS)}, got {self.decoder!r}")
+        if not self.dropout < 1:
+            raise ConfigError(f"dropout: expected a number in [0, 1), got {self.dropout!r}")
+        if not self.val_fraction < 1:
+            raise ConfigError(f"val_fraction: expected a number in [0, 1), got {self.val_fraction!r}")
 
     def window(self) -> int:
         """Context length: given, or the larger of 4 horizons and 2 seasons (at least 16 steps)."""
@@ -61,22 +88,32 @@ class ForecasterConfig:
         return self.window() + (self.lag() or 0) + self.horizon
 
 
-class _KeepBest:
-    """Trainer callback: remember the weights of the epoch with the lowest validation metric."""
+#: Inclusive bounds of the numeric settings (``None``: unbounded on that side).
+_BOUNDS = {"horizon": (1, None), "season_length": (1, None), "context_length": (1, None), "hidden_size": (1, None),
+           "num_layers": (1, None), "dropout": (0, 1), "batch_size": (1, None), "max_steps": (1, None),
+           "lr": (0, None), "val_fraction": (0, 1), "num_samples": (1, None), "ensemble": (1, None), "seed": (0, None),
+           "min_context_length": (1, None), "max_epochs": (1, None), "patience": (0, None)}
 
-    def __init__(self, network: torch.nn.Module, metric: str) -> None:
-        self.network, self.metric = network, metric
-        self.best, self.weights = float("inf"), None
+#: At most this many held-out windows are scored per validation (evenly spaced over the held-out
+#: part): a 10^6-point series holds out ~10^5 windows, which took minutes per validation.
+MAX_VAL_WINDOWS = 512
 
-    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        value = record.get(self.metric)
-        if value is not None and value < self.best:
-            self.best = value
-            self.weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
 
-    def restore(self) -> None:
-        if self.weights is not None:
-            self.network.load_state_dict(self.weights)
+def check_finite(collection: SeriesCollection, what: str = "y") -> None:
+    """Missing values (NaN) are allowed; infinities are an error naming the series and time."""
+    for name, times, values in zip(collection.ids, collection.times, collection.values, strict=True):
+        bad = np.isinf(values)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise SeriesError(f"{what}: series {name!r} has an infinite value at {times[first]} (and "
+                              f"{int(bad.sum()) - 1} more); use NaN (an empty cell) for a missing value")
+
+
+def _spread(ends: range, most: int) -> range | list[int]:
+    """At most ``most`` of ``ends``, evenly spaced and including the first and the last."""
+    if len(ends) <= most:
+        return ends
+    return [ends[int(i)] for i in np.linspace(0, len(ends) - 1, most).round()]
 
 
 class Forecaster(Estimator):
@@ -102,6 +139,19 @@ class Forecaster(Estimator):
         num_samples: sample paths per forecast for the autoregressive decoder.
         ensemble: train this many networks from different initial weights and average their
             forecasts (means and quantiles); costs that many times the training time.
+        level: what each window is centred on: ``"mean"`` of its observed context or its
+            ``"last"`` observed value (better for trending series, e.g. yearly data).
+        min_context_length: let training windows start once this many steps are observed, with
+            the rest of the context padded (default: only full contexts); more windows from short
+            series.
+        max_epochs: train for this many passes over the windows instead of ``max_steps`` steps (a
+            budget relative to the data).
+        patience: stop when the validation loss has not improved for this many epochs (the
+            weights of the best epoch are kept either way).
+        fallback: ``"validation"``: after training, forecast the last ``horizon`` steps of each
+            series from the data before them with the network, seasonal naive, ETS and the mean of
+            the network and ETS, and forecast with whichever had the lowest scaled error there
+            (``explain()`` says which and why); ``"none"``: always the network.
         seed: random seed of initialisation, batching and sampling.
         progress: show a progress bar while training.
 
@@ -117,22 +167,29 @@ class Forecaster(Estimator):
     app_name = "forecast"
 
     def __init__(self, horizon: int, **options) -> None:
-        if not isinstance(horizon, int) or horizon < 1:
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
             raise ValueError(f"horizon: expected a positive integer, got {horizon!r}")
         unknown = set(options) - set(ForecasterConfig.__dataclass_fields__)
         if unknown:
             raise TypeError(f"Forecaster: unknown option(s) {sorted(unknown)}")
         self.config = ForecasterConfig(horizon=horizon, **options)
-        if self.config.decoder not in DECODERS:
-            raise ValueError(f"decoder: expected one of {sorted(DECODERS)}, got {self.config.decoder!r}")
-        if not isinstance(self.config.ensemble, int) or self.config.ensemble < 1:
-            raise ValueError(f"ensemble: expected a positive integer, got {self.config.ensemble!r}")
+        self.config.check()
+        if self.config.fallback not in FALLBACKS:
+            raise ValueError(f"fallback: expected one of {FALLBACKS}, got {self.config.fallback!r}")
+        if self.config.level not in ("mean", "last"):
+            raise ValueError(f"level: expected 'mean' or 'last', got {self.config.level!r}")
+        if self.config.min_context_length is not None and (
+                not isinstance(self.config.min_context_length, int) or self.config.min_context_length < 1):
+            raise ValueError(f"min_context_length: expected a positive integer, got {self.config.min_context_length!r}")
         self.network: torch.nn.Module | None = None
         self.history_: SeriesCollection | None = None
         self.scales_: dict[str, float] = {}
         self.training_log_: list[dict] = []
         self.fit_seconds_: float = 0.0
         self._layout: dict = {}
+        self.short_series_: list = []
+        #: What ``fallback="validation"`` chose: {"choice", "errors", "reason"}.
+        self.selection_: dict = {"choice": "network", "errors": {}, "reason": "fallback='none': the network"}
         #: Trainer callbacks added to every fit (the tuner's pruning callback, for example).
         self.extra_callbacks: list = []
 
@@ -153,6 +210,7 @@ class Forecaster(Estimator):
         Returns:
             ``self``, fitted.
         """
+        check_freq(freq)
         self._layout = {"id_col": id_col, "time_col": time_col, "value_col": value_col,
                         "covariate_cols": covariate_cols, "freq": freq}
         collection = to_collection(y, covariates=covariates, **self._layout)
@@ -160,35 +218,50 @@ class Forecaster(Estimator):
 
     def _fit_collection(self, collection: SeriesCollection) -> Forecaster:
         cfg = self.config
+        check_finite(collection)
         context, horizon, lag = cfg.window(), cfg.horizon, cfg.lag() or 0
-        needed = cfg.min_length()
+        short = []
         for name, values in zip(collection.ids, collection.values, strict=True):
-            if len(values) < needed:
-                parts = f"context_length + season_length + horizon = {context} + {lag} + {horizon}" if lag else (
-                    f"context_length + horizon = {context} + {horizon}")
-                raise SeriesError(
-                    f"series {name!r} has {len(values)} points; the model needs at least {parts} = {needed} "
-                    "(lower context_length or horizon)"
-                )
             if not np.isfinite(values).any():
                 raise SeriesError(f"series {name!r} has no observed value")
+            if len(values) <= horizon:
+                short.append(name)
+        if len(short) == len(collection):
+            raise SeriesError(
+                f"y: every series has at most horizon = {horizon} points, so none gives a training window "
+                f"(the shortest has {min(len(v) for v in collection.values)})")
+        # Series of at most `horizon` points give no training window; they are still forecast (from
+        # a context padded with missing values), and the count is kept for the report.
+        self.short_series_ = short
         torch.manual_seed(cfg.seed)
         scales = series_scales(collection)
         self.scales_ = dict(zip(collection.ids, scales.tolist(), strict=True))
         arrays = build_arrays(collection, use_calendar=cfg.calendar)
         train_ends, val_ends = [], []
+        full = context + lag
+        # Windows may start before a full context (padded) from min_context_length on: more windows
+        # from short series, as the competitions' global models need.
+        first = min(full, cfg.min_context_length + lag) if cfg.min_context_length else full
         for values in collection.values:
             n = len(values)
             held_out = round(cfg.val_fraction * n)
             held_out = max(held_out, horizon) if held_out else 0
-            if held_out and n - held_out - horizon >= context + lag:
-                train_ends.append(range(context + lag, n - held_out - horizon + 1))
-                val_ends.append(range(n - held_out, n - horizon + 1))
+            if held_out and n - held_out - horizon >= first:
+                train_ends.append(range(first, n - held_out - horizon + 1))
+                val_ends.append(_spread(range(n - held_out, n - horizon + 1), MAX_VAL_WINDOWS))
+            elif n - horizon >= first:
+                train_ends.append(range(first, n - horizon + 1))
+                val_ends.append(range(0))
+            elif held_out and n - held_out - horizon >= 1:
+                # Shorter than one full window: padded contexts; the last horizon validates.
+                train_ends.append(range(n - held_out - horizon, n - held_out - horizon + 1))
+                val_ends.append(range(n - horizon, n - horizon + 1))
             else:
-                train_ends.append(range(context + lag, n - horizon + 1))
+                train_ends.append(range(max(n - horizon, 1), n - horizon + 1))
                 val_ends.append(range(0))
         make = lambda ends: WindowDataset(  # noqa: E731
-            arrays, scales, context=context, horizon=horizon, ends=ends, impute=cfg.impute, season_length=cfg.lag()
+            arrays, scales, context=context, horizon=horizon, ends=ends, impute=cfg.impute, season_length=cfg.lag(),
+            level=cfg.level,
         )
         train, val = make(train_ends), make(val_ends)
         if len(train) == 0:
@@ -198,6 +271,8 @@ class Forecaster(Estimator):
         self.training_log_ = self._train(self.network, train, val if len(val) else None)
         self.fit_seconds_ = time.perf_counter() - start
         self.history_ = collection
+        self.selection_ = (self._select(collection) if cfg.fallback == "validation" else
+                           {"choice": "network", "errors": {}, "reason": "fallback='none': the network"})
         return self
 
     def _build_network(self, num_features: int) -> torch.nn.Module:
@@ -216,14 +291,15 @@ class Forecaster(Estimator):
     def _train(self, network: torch.nn.Module, train: WindowDataset, val: WindowDataset | None) -> list[dict]:
         cfg = self.config
         options = {
-            "max_epochs": None, "max_steps": cfg.max_steps, "batch_size": cfg.batch_size, "lr": cfg.lr,
+            "max_epochs": cfg.max_epochs, "max_steps": cfg.max_steps if cfg.max_epochs is None else None,
+            "early_stopping_patience": cfg.patience if val is not None else None,
+            "batch_size": cfg.batch_size, "lr": cfg.lr,
             "optimizer": "adam", "scheduler": "one-cycle", "clip_grad_norm": 1.0, "seed": cfg.seed,
             "progress_bar": cfg.progress, "plot": False, **cfg.trainer_options,
         }
-        keeper = _KeepBest(network, "val_loss")
-        callbacks = [keeper] if val is not None else []
+        # With held-out windows, the weights of the best validation epoch are kept (in memory).
+        callbacks = [KeepBest("val_loss")] if val is not None else []
         result = Trainer(callbacks=[*callbacks, *self.extra_callbacks], **options).fit(network, train, val)
-        keeper.restore()
         return [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]
 
     # -------------------------------------------------------------- predict
@@ -254,13 +330,19 @@ class Forecaster(Estimator):
         """
         self._check_fitted()
         cfg = self.config
-        horizon = horizon or cfg.horizon
+        horizon = cfg.horizon if horizon is None else horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+            raise ConfigError(f"horizon: expected a positive integer, got {horizon!r}")
+        horizon = int(horizon)
+        if isinstance(quantiles, (str, bytes)) or not isinstance(quantiles, (tuple, list, np.ndarray)):
+            raise ConfigError(f"quantiles: expected a sequence of levels in (0, 1), got {quantiles!r}")
         for q in quantiles:
-            if not 0 < q < 1:
-                raise ValueError(f"quantiles: every level must lie in (0, 1), got {q}")
+            if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+                raise ConfigError(f"quantiles: every level must lie in (0, 1), got {q!r}")
         if cfg.decoder == "direct" and horizon > cfg.horizon:
-            raise ValueError(f"horizon: the direct decoder forecasts at most {cfg.horizon} steps, got {horizon}")
+            raise ConfigError(f"horizon: the direct decoder forecasts at most {cfg.horizon} steps, got {horizon}")
         history = self.history_ if y is None else to_collection(y, **self._layout)
+        check_finite(history)
         future_covs = self._future_covariates(history, covariates, self._feature_steps(horizon))
         return self.predict_collection(history, horizon, tuple(quantiles), future_covs)
 
@@ -306,12 +388,12 @@ class Forecaster(Estimator):
         fallback = series_scales(history)
         windows = []
         for i, (name, values) in enumerate(zip(history.ids, history.values, strict=True)):
-            if len(values) < context:
-                raise SeriesError(f"series {name!r} has {len(values)} points; forecasting needs at least "
-                                  f"context_length = {context}")
+            if not np.isfinite(values).any():
+                raise SeriesError(f"series {name!r} has no observed value to forecast from")
+            # A history shorter than the context is padded with missing values (see make_window).
             scale = self.scales_.get(name, float(fallback[i]))
             windows.append(make_window(arrays[i], len(values), context=context, horizon=steps, scale=scale,
-                                       impute=cfg.impute, season_length=cfg.lag()))
+                                       impute=cfg.impute, season_length=cfg.lag(), level=cfg.level))
         batch = {k: torch.stack([w[k] for w in windows]) for k in windows[0]}
         self.network.eval()
         torch.manual_seed(cfg.seed)
@@ -323,13 +405,78 @@ class Forecaster(Estimator):
 
         columns = {"mean": unscale(result["mean"])}
         columns.update({f"q{q:g}": unscale(result["quantiles"][q]) for q in quantiles})
-        return columns
+        return self._apply_selection(history, columns, horizon, quantiles)
+
+    def _select(self, collection: SeriesCollection) -> dict:
+        """Choose among :data:`CANDIDATES` by their error on each series' last ``horizon`` steps."""
+        from rnnkit.tasks.forecast.backtest import cut
+
+        horizon = self.config.horizon
+        usable = [i for i, v in enumerate(collection.values) if len(v) > horizon]
+        ends = [len(v) - horizon if i in usable else len(v) for i, v in enumerate(collection.values)]
+        history = cut(collection, ends)
+        if collection.covariate_names:
+            return {"choice": "network", "errors": {}, "reason": "covariates: the statistical forecasts cannot use "
+                                                                 "them, so the network is used"}
+        self.selection_ = {"choice": "network"}
+        network = self.forecast_arrays(history, horizon, ())["mean"]
+        errors = dict.fromkeys(CANDIDATES, 0.0)
+        for i in usable:
+            actual = collection.values[i][-horizon:]
+            observed = np.isfinite(actual)
+            statistical = self._statistical(history.values[i], horizon, (), ets=True)
+            forecasts = {"network": network[i], "seasonal_naive": statistical["seasonal_naive"][0],
+                         "ets": statistical["ets"][0], "network+ets": (network[i] + statistical["ets"][0]) / 2}
+            scale = self.scales_.get(collection.ids[i], 1.0) or 1.0
+            for name, forecast in forecasts.items():
+                errors[name] += float(np.mean(np.abs(actual[observed] - forecast[observed]))) / scale
+        errors = {k: v / max(len(usable), 1) for k, v in errors.items()}
+        choice = min(errors, key=errors.get)
+        ranked = ", ".join(f"{k} {v:.4g}" for k, v in sorted(errors.items(), key=lambda kv: kv[1]))
+        reason = (f"on the last {horizon} steps of {len(usable)} series (scaled MAE: {ranked}) {choice} was best"
+                  + ("" if choice == "network" else "; the network alone did not beat it there"))
+        return {"choice": choice, "errors": errors, "reason": reason}
+
+    def _statistical(self, values: np.ndarray, horizon: int, quantiles: tuple[float, ...], *, ets: bool) -> dict:
+        from rnnkit.tasks.forecast import baselines
+
+        season = self.config.season_length
+        out = {"seasonal_naive": baselines.seasonal_naive(values, horizon, quantiles, season_length=season)}
+        if ets:
+            out["ets"] = baselines.ets(values, horizon, quantiles or (0.5,), season_length=season)
+        return out
+
+    def explain(self) -> str:
+        """Which forecast the model gives and why (see ``fallback``)."""
+        self._check_fitted()
+        return f"{self.selection_['choice']}: {self.selection_['reason']}"
+
+    def _apply_selection(self, history: SeriesCollection, columns: dict, horizon: int, quantiles) -> dict:
+        choice = self.selection_.get("choice", "network")
+        if choice == "network":
+            return columns
+        out = {k: v.copy() for k, v in columns.items()}
+        for i, values in enumerate(history.values):
+            statistical = self._statistical(values, horizon, tuple(quantiles), ets=choice != "seasonal_naive")
+            if choice == "seasonal_naive":
+                mean = statistical["seasonal_naive"][0]
+                shift = mean - columns["mean"][i]  # the network's spread around the chosen mean
+                out["mean"][i] = mean
+                for q in quantiles:
+                    out[f"q{q:g}"][i] = columns[f"q{q:g}"][i] + shift
+                continue
+            ets_mean, ets_quantiles = statistical["ets"]
+            weight = 1.0 if choice == "ets" else 0.5
+            out["mean"][i] = weight * ets_mean + (1 - weight) * columns["mean"][i]
+            for q in quantiles:
+                out[f"q{q:g}"][i] = weight * ets_quantiles[q] + (1 - weight) * columns[f"q{q:g}"][i]
+        return out
 
     def _future_covariates(self, history: SeriesCollection, covariates, steps: int) -> list[np.ndarray] | None:
         if not history.covariate_names:
             return None
         if covariates is None:
-            raise ValueError(f"covariates: the model was fitted with covariates {history.covariate_names}; "
+            raise ConfigError(f"covariates: the model was fitted with covariates {history.covariate_names}; "
                              f"give their values for the next {steps} steps")
         future = []
         for i, name in enumerate(history.ids):
@@ -430,6 +577,8 @@ class Forecaster(Estimator):
             ],
             "training_log": self.training_log_,
             "fit_seconds": self.fit_seconds_,
+            "selection": self.selection_,
+            "short_series": self.short_series_,
         }
 
     def load_json_state(self, state: dict) -> None:
@@ -451,6 +600,8 @@ class Forecaster(Estimator):
         self._layout = state["layout"]
         self.training_log_ = state.get("training_log", [])
         self.fit_seconds_ = state.get("fit_seconds", 0.0)
+        self.selection_ = state.get("selection", {"choice": "network", "errors": {}, "reason": "saved before fallback"})
+        self.short_series_ = state.get("short_series", [])
         self.network = self._build_network(state["num_features"])
 
     def tensor_state(self) -> dict[str, torch.Tensor]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from rnnkit.tasks.framework.config import AppConfig, ConfigError, base_type
 
-COMMANDS = ("train", "evaluate", "predict")
+COMMANDS = ("train", "evaluate", "predict", "generate")  # generate: another name of predict
 
 
 class CLIError(Exception):
@@ -177,6 +177,7 @@ def app_main(app: Any, argv: Sequence[str]) -> int:
 
     argv = list(argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "train"
+    command = "predict" if command == "generate" else command
     if argv and not argv[0].startswith("-") and command == "train":
         close = difflib.get_close_matches(argv[0], COMMANDS, n=1)
         raise CLIError(f"unknown command {argv[0]!r}" + (f"; did you mean {close[0]!r}?" if close else "")

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rnnkit.dirlock import LOCK_FILE, DirectoryLock
 from rnnkit.serialization import SerializationError, write_json
 
 
@@ -26,23 +27,30 @@ def _json_safe(value: Any) -> Any:
 class RunDirectory:
     """One run's output folder: ``config.json``, ``metrics.json``, ``metrics.md``, plots, ``model/``.
 
-    Used as a context manager around a run (the place where the run directory's lock is taken).
+    Used as a context manager around a run: entering takes the directory's lock
+    (:class:`rnnkit.dirlock.DirectoryLock`, the holder's pid and host in ``.rnnkit.lock``), so a
+    second process writing the same run directory fails at once; leaving releases it.
 
     Args:
         path: the folder; created if missing. An existing file there is an error.
+
+    Raises:
+        rnnkit.dirlock.DirectoryLocked: on entry, when another live process is writing the folder.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
             raise SerializationError(f"output_dir: {self.path} exists and is a file, not a directory")
+        self._lock = DirectoryLock(self.path, what="output_dir")
 
     def __enter__(self) -> RunDirectory:
         self.path.mkdir(parents=True, exist_ok=True)
+        self._lock.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self._lock.__exit__(*exc)
 
     def write_config(self, app: Any, config: Any) -> Path:
         """``config.json``: the app's name and every setting."""
@@ -62,7 +70,7 @@ class RunDirectory:
 
     def listing(self) -> list[str]:
         """The names in the folder (directories with a trailing slash)."""
-        return sorted(p.name + ("/" if p.is_dir() else "") for p in self.path.iterdir())
+        return sorted(p.name + ("/" if p.is_dir() else "") for p in self.path.iterdir() if p.name != LOCK_FILE)
 
 
 def read_run_config(path: str | Path) -> dict[str, Any]:
