@@ -47,6 +47,10 @@ def __getattr__(name: str):
         from rnnkit.tasks.forecast import Forecaster
 
         return Forecaster
+    if name in ("TextClassifier", "SequenceClassifier"):
+        from rnnkit.tasks.classify import estimator
+
+        return getattr(estimator, name)
     if name == "LanguageModel":
         from rnnkit.tasks.lm import LanguageModel
 
@@ -55,6 +59,14 @@ def __getattr__(name: str):
         from rnnkit.tasks.translate.estimator import Translator
 
         return Translator
+    if name == "Tagger":
+        from rnnkit.tasks.tag import Tagger
+
+        return Tagger
+    if name == "SpeechRecognizer":
+        from rnnkit.tasks.transcribe.estimator import SpeechRecognizer
+
+        return SpeechRecognizer
     raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
 
 
@@ -86,7 +98,11 @@ __all__ = [
     "RecurrentCell",
     "SLSTMCell",
     "Saveable",
+    "SequenceClassifier",
     "SerializationError",
+    "SpeechRecognizer",
+    "Tagger",
+    "TextClassifier",
     "Trainer",
     "TrainerConfig",
     "Translator",

@@ -322,8 +322,11 @@ APP_SUMMARIES = {
     "forecast": "backtest and forecast time series: rnnkit forecast [train|evaluate|predict] [--data file.csv ...]",
     "moving-digits": "ConvLSTM next-frame prediction of real MNIST digits: rnnkit moving-digits [train|evaluate|"
                      "predict]",
+    "classify": "classify texts or sequences: rnnkit classify [train|evaluate|predict] [--data file.csv ...]",
     "lm": "language models and generation: rnnkit lm [train|evaluate|generate] [--data corpus.txt --level word]",
     "translate": "translate with attention and beam search: rnnkit translate [train|evaluate|predict] [--data x.tsv]",
+    "tag": "part of speech / named entities, BiLSTM-CRF: rnnkit tag [train|evaluate|predict] [--train a.conll ...]",
+    "transcribe": "speech recognition (CRNN + CTC, streaming): rnnkit transcribe [train|evaluate|predict]",
 }
 
 
@@ -345,7 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command."""
+    from rnnkit.data.audio import AudioError
     from rnnkit.data.bible import BibleUnavailable
+    from rnnkit.data.characters import TranscriptError
+    from rnnkit.data.conll import ConllFormatError
     from rnnkit.data.parallel import ParallelDataError
     from rnnkit.data.streams import CorpusError
     from rnnkit.data.timeseries import SeriesError
@@ -368,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv[1:])
     except (CLIError, ConfigError, SerializationError, BatchError, MissingDependency, SeriesError, ParallelDataError,
-            BibleUnavailable, DirectoryLocked, CorpusError) as error:
+            BibleUnavailable, DirectoryLocked, CorpusError, ConllFormatError,
+            AudioError, TranscriptError) as error:
         print(f"rnnkit {argv[0]}: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -85,8 +85,11 @@ def get_task(name: str) -> Task:
 APPS: dict[str, str] = {
     "forecast": "rnnkit.tasks.forecast.app",
     "moving-digits": "rnnkit.tasks.moving_digits.app",
+    "classify": "rnnkit.tasks.classify.app",
     "lm": "rnnkit.tasks.lm.app",
     "translate": "rnnkit.tasks.translate.app",
+    "tag": "rnnkit.tasks.tag.app",
+    "transcribe": "rnnkit.tasks.transcribe.app",
 }
 
 

@@ -1,0 +1,60 @@
+"""SequenceClassifierNet and SequencePooling: pooled values by hand, padding invariance, losses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from rnnkit.data.collate import pad_sequences
+from rnnkit.models.classifier import SequenceClassifierNet, SequencePooling
+
+
+def test_pooling_values_by_hand():
+    outputs = torch.tensor([[[1.0, 10.0], [3.0, -2.0], [5.0, 4.0]],
+                            [[2.0, 7.0], [0.0, 0.0], [0.0, 0.0]]])  # second sequence has length 1
+    lengths = torch.tensor([3, 1])
+    assert SequencePooling(2, "mean")(outputs, lengths)[0].tolist() == [[3.0, 4.0], [2.0, 7.0]]
+    assert SequencePooling(2, "max")(outputs, lengths)[0].tolist() == [[5.0, 10.0], [2.0, 7.0]]
+    assert SequencePooling(2, "last")(outputs, lengths)[0].tolist() == [[5.0, 4.0], [2.0, 7.0]]
+    # bidirectional: forward half at the last real step, backward half at step 0
+    assert SequencePooling(2, "last", directions=2)(outputs, lengths)[0].tolist() == [[5.0, 10.0], [2.0, 7.0]]
+    pooled, weights = SequencePooling(2, "attention")(outputs, lengths)
+    assert weights[1].tolist() == [1.0, 0.0, 0.0]
+    torch.testing.assert_close(weights.sum(1), torch.ones(2))
+    torch.testing.assert_close(pooled, torch.einsum("bt,btd->bd", weights, outputs))
+    with pytest.raises(ValueError, match="pooling: expected one of last, mean, max, attention, got 'sum'"):
+        SequencePooling(2, "sum")
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+def test_padded_batch_gives_each_sequence_its_own_logits(pooling):
+    torch.manual_seed(0)
+    net = SequenceClassifierNet(3, vocab_size=20, embedding_dim=6, hidden_size=5, pooling=pooling).eval()
+    sequences = [torch.randint(1, 20, (n,)) for n in (6, 1, 3)]
+    x, lengths = pad_sequences(sequences)
+    batch = net(x, lengths)
+    for i, s in enumerate(sequences):
+        torch.testing.assert_close(batch[i], net(s[None], torch.tensor([len(s)]))[0], rtol=1e-5, atol=1e-6)
+
+
+def test_numeric_input_and_losses_with_class_weights():
+    torch.manual_seed(0)
+    net = SequenceClassifierNet(3, input_size=4, embedding_dim=6, hidden_size=5, class_weights=[1.0, 2.0, 0.5])
+    x, lengths = torch.randn(5, 7, 4), torch.tensor([7, 3, 1, 5, 2])
+    targets = torch.tensor([0, 1, 2, 1, 0])
+    logits = net.eval()(x, lengths)
+    expected = F.cross_entropy(logits, targets, weight=torch.tensor([1.0, 2.0, 0.5]))
+    torch.testing.assert_close(net.loss(logits, targets), expected)
+    scores = net.validation_step({"inputs": x, "lengths": lengths, "targets": targets})
+    assert scores["accuracy"].item() == (logits.argmax(1) == targets).float().mean().item()
+    multi = SequenceClassifierNet(3, input_size=4, embedding_dim=6, hidden_size=5, multi_label=True,
+                                  class_weights=[1.0, 3.0, 1.0]).eval()
+    hot = torch.tensor([[1.0, 0, 1], [0, 1, 0], [0, 0, 0], [1, 1, 1], [0, 1, 1]])
+    logits = multi(x, lengths)
+    torch.testing.assert_close(multi.loss(logits, hot), F.binary_cross_entropy_with_logits(
+        logits, hot, pos_weight=torch.tensor([1.0, 3.0, 1.0])))
+    with pytest.raises(ValueError, match="vocab_size and input_size: give exactly one"):
+        SequenceClassifierNet(2, vocab_size=5, input_size=3)
+    with pytest.raises(ValueError, match="class_weights: expected 2"):
+        SequenceClassifierNet(2, vocab_size=5, class_weights=[1.0])

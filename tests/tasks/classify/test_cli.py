@@ -1,0 +1,91 @@
+"""End to end: `rnnkit classify` on a tiny CSV, `predict` with the saved model, and bad files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+pytest.importorskip("tokenizers")
+pytest.importorskip("sklearn")
+
+from rnnkit.cli import main
+
+from .helpers import sentences
+
+FAST = ["--hidden-size", "8", "--embedding-dim", "8", "--batch-size", "8", "--max-epochs", "12", "--lr", "0.02",
+        "--dropout", "0", "--embedding-dropout", "0", "--min-frequency", "1", "--quiet"]
+
+
+def _csv(path, n=80, *, text="review", label="sentiment", seed=0):
+    texts, labels = sentences(n, seed=seed)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", text, label])
+        writer.writerows([i, t, lab] for i, (t, lab) in enumerate(zip(texts, labels, strict=True)))
+
+
+def test_train_on_csv_then_predict_texts_and_a_file(tmp_path, capsys):
+    _csv(tmp_path / "reviews.csv")
+    out = tmp_path / "run"
+    assert main(["classify", "--data", str(tmp_path / "reviews.csv"), "--text-col", "review", "--label-col",
+                 "sentiment", "--pooling", "attention", "--output-dir", str(out), *FAST]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = metrics["methods"]
+    model = next(iter(rows))
+    assert model.startswith("rnnkit lstm")
+    assert rows[model]["accuracy %"] >= 90.0
+    assert rows["majority class"]["accuracy %"] == pytest.approx(50.0)
+    assert "TF-IDF 1-2-grams + LR" in rows
+    for name in ("confusion.png", "training_curves.png", "metrics.md", "model/tokenizer.json"):
+        assert (out / name).is_file(), name
+    # evaluate: the saved model on the same held-out split scores what the training run reported
+    again = tmp_path / "again"
+    assert main(["classify", "evaluate", "--model", str(out / "model"), "--data", str(tmp_path / "reviews.csv"),
+                 "--output-dir", str(again), "--baselines", "majority", "--quiet"]) == 0
+    scored = json.loads((again / "metrics.json").read_text())["methods"]
+    assert scored[model]["accuracy %"] == pytest.approx(rows[model]["accuracy %"])
+    capsys.readouterr()
+
+    assert main(["classify", "predict", "--model", str(out / "model"), "--text", "a great film",
+                 "--text", "an awful plot"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in printed] == ["pos", "neg"]
+
+    (tmp_path / "new.jsonl").write_text('{"text": "lovely story"}\n{"text": "boring"}\n{"text": ""}\n')
+    assert main(["classify", "predict", "--model", str(out / "model"), "--data", str(tmp_path / "new.jsonl"),
+                 "--out", str(tmp_path / "pred.csv")]) == 0
+    with open(tmp_path / "pred.csv", encoding="utf-8") as f:
+        predicted = list(csv.DictReader(f))
+    assert [p["label"] for p in predicted[:2]] == ["pos", "neg"] and len(predicted) == 3
+
+    capsys.readouterr()
+    assert main(["classify", "predict", "--model", str(out / "model"), "--text", "the plot was great", "--explain",
+                 "--out", str(tmp_path / "x.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("pos (") and "great[" in printed
+    assert (tmp_path / "explain.png").is_file()
+
+
+def test_bad_files_are_clear_errors(tmp_path, capsys):
+    _csv(tmp_path / "reviews.csv", 20)
+    assert main(["classify", "--data", str(tmp_path / "reviews.csv"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "no column 'text', 'label'; the columns are 'id', 'review', 'sentiment'" in err
+    (tmp_path / "one.csv").write_text("text,label\ngood film,pos\nfine film,pos\ngreat,pos\n")
+    assert main(["classify", "--data", str(tmp_path / "one.csv"), *FAST]) == 2
+    assert "expected at least two classes to tell apart, got 1: ['pos']" in capsys.readouterr().err
+    (tmp_path / "latin1.csv").write_bytes(b"text,label\ngood,pos\nbad,neg\nna\xefve,pos\n")
+    assert main(["classify", "--data", str(tmp_path / "latin1.csv"), *FAST]) == 2
+    assert "line 4, column 3: byte 0xef is not valid UTF-8" in capsys.readouterr().err
+    assert main(["classify", "predict", "--model", str(tmp_path), "--text", "x"]) == 2
+    assert "rnnkit classify: error" in capsys.readouterr().err
+
+
+def test_help_lists_the_settings(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", "--help"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    assert "--text-col" in printed and "--pooling" in printed and "--folds" in printed
