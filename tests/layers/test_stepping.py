@@ -90,3 +90,12 @@ def test_dropin_unusual_inputs_take_torchs_path():
         layer(torch.randn(2, 1, 5))  # torch's own message
     with pytest.raises(RuntimeError, match="Expected hidden"):
         layer(torch.randn(2, 1, 3), (torch.zeros(1, 3, 4), torch.zeros(1, 3, 4)))
+
+
+def test_dropin_refuses_a_non_boolean_flag_at_construction():
+    import pytest
+
+    import rnnkit
+
+    with pytest.raises(TypeError, match="bidirectional: expected True or False, got None"):
+        rnnkit.RNN(1, 1, bidirectional=None)

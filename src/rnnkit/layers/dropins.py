@@ -48,6 +48,12 @@ class _DropIn(Saveable):
 
     def __init__(self, *args: Any, backend: str = "auto", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        for name in ("bias", "batch_first", "bidirectional"):
+            # torch.nn checks batch_first and bias itself but stores bidirectional as given and
+            # fails only inside the kernel (None, strings, ...).
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise TypeError(f"{name}: expected True or False, got {value!r}")
         if check_backend_name(backend) not in DROPIN_BACKENDS:
             # The drop-ins keep torch.nn's kernel or run the reference; the other fast paths are
             # Recurrent's (Recurrent.from_torch(module) gives one with the same weights).

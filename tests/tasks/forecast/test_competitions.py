@@ -80,3 +80,10 @@ def test_cli_runs_a_competition_subset_on_the_official_split(tmp_path):
     assert metrics["primary"] == "sMAPE" and metrics["model"] == "rnnkit LSTM (global)"
     assert {"AutoETS", "AutoTheta", "Naive2"} <= set(metrics["methods"])
     assert all(0 <= row["sMAPE"] < 200 for row in metrics["methods"].values())
+
+
+def test_cli_unknown_cell_is_a_user_error(capsys):
+    from rnnkit.cli import main
+
+    assert main(["forecast", "--cell", "0", "--max-steps", "1"]) == 2
+    assert "cell: unknown name '0'" in capsys.readouterr().err

@@ -66,6 +66,10 @@ class ForecastAppConfig(AppConfig):
         from rnnkit.data.datasets import DATASETS
         from rnnkit.tasks.forecast.baselines import BASELINES
 
+        from rnnkit.cells import CELLS
+
+        if self.cell.lower() not in CELLS:
+            raise ConfigError(f"cell: unknown name {self.cell!r}; expected one of {sorted(CELLS)}")
         if self.data and self.dataset:
             raise ConfigError("data and dataset: give one of them")
         if self.dataset is not None and self.dataset not in DATASETS and self.dataset not in SUBSETS:
