@@ -62,11 +62,10 @@ class ForecastAppConfig(AppConfig):
     quantiles: tuple[float, ...] = setting((0.1, 0.5, 0.9), "forecast quantiles, each in (0, 1), e.g. 0.05,0.5,0.95")
 
     def validate(self) -> None:
+        from rnnkit.cells import CELLS
         from rnnkit.data.competitions import SUBSETS
         from rnnkit.data.datasets import DATASETS
         from rnnkit.tasks.forecast.baselines import BASELINES
-
-        from rnnkit.cells import CELLS
 
         if self.cell.lower() not in CELLS:
             raise ConfigError(f"cell: unknown name {self.cell!r}; expected one of {sorted(CELLS)}")
