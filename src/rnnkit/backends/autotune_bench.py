@@ -233,11 +233,10 @@ def markdown(points: Sequence[Point], *, note: str = "") -> str:
 
 def plot(points: Sequence[Point], path: Path) -> Path:
     """A PNG of every point's ratio, sorted, one series per thread count, with the 1.05x target."""
-    from rnnkit.optional import require
 
-    matplotlib = require("matplotlib", "plots")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from rnnkit.plots import pyplot
+
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 4))
     for n in sorted({p.threads for p in points}):

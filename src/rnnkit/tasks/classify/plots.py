@@ -9,12 +9,9 @@ import numpy as np
 
 
 def _pyplot():
-    import matplotlib
+    from rnnkit.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def plot_confusion(matrix: np.ndarray, classes: Sequence, path: Path, *, title: str) -> Path:

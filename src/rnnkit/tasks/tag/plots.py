@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rnnkit.models.tag_schemes import split_tag
-from rnnkit.optional import require
 
 
 def tag_type(tag: str, scheme: str) -> str:
@@ -22,12 +21,11 @@ def plot_per_type(per_type: dict[str, dict[str, dict[str, float]]], gold: Sequen
     Returns:
         ``path``.
     """
-    require("matplotlib", "plots")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from rnnkit.plots import pyplot
+
+    plt = pyplot()
 
     first = next(iter(per_type.values()))
     types = sorted(first, key=lambda t: -first[t]["support"])

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.optional import require
-
 
 def attention_heatmap(weights: np.ndarray, src_tokens: Sequence[str], tgt_tokens: Sequence[str],
                       path: str | Path) -> str:
@@ -23,11 +21,9 @@ def attention_heatmap(weights: np.ndarray, src_tokens: Sequence[str], tgt_tokens
     Returns:
         The path written, as a string.
     """
-    require("matplotlib", "translate")
-    import matplotlib
+    from rnnkit.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     weights = np.asarray(weights)[: len(tgt_tokens), : len(src_tokens)]
     fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * len(src_tokens) + 1.5), max(3.0, 0.3 * len(tgt_tokens) + 1.2)))
