@@ -173,3 +173,18 @@ def test_extra_files_round_trip_and_checksum(tmp_path):
     (tmp_path / "m" / "vocab.txt").write_text("a b d")
     with pytest.raises(SerializationError, match="checksum"):
         rnnkit.load(tmp_path / "m")
+
+
+@pytest.mark.parametrize("kind", ["recurrent", "dropin"])
+@pytest.mark.parametrize("key, value", [("num_layers", 10**9), ("hidden_size", 10**9), ("num_layers", 3)])
+def test_crafted_sizes_are_refused_before_anything_is_built(tmp_path, kind, key, value):
+    layer = rnnkit.Recurrent("lstm", 3, 5, num_layers=2) if kind == "recurrent" else rnnkit.LSTM(3, 5, num_layers=2)
+    layer.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    meta["config"][key] = value
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(SerializationError, match=key):
+        rnnkit.load(tmp_path / "m")
+    meta["config"][key] = 2 if key == "num_layers" else 5
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    assert isinstance(rnnkit.load(tmp_path / "m"), type(layer))

@@ -230,6 +230,11 @@ class Saveable:
         if state:
             raise SerializationError(f"{type(self).__name__}: unexpected JSON state keys {sorted(state)}")
 
+    @classmethod
+    def check_config_fits_tensors(cls, config: dict[str, Any], tensors: Mapping[str, Tensor]) -> None:
+        """Refuse a saved config that cannot describe the saved tensors, before anything is built
+        (override; raise :class:`SerializationError`). Default: no check."""
+
     def extra_files(self) -> dict[str, bytes]:
         """Other files to save in the directory, ``{name: content}`` (a tokenizer's ``tokenizer.json``,
         say); names are plain file names. Default: none."""
@@ -268,6 +273,23 @@ class Saveable:
         if not isinstance(obj, cls):
             raise SerializationError(f"path: {path} holds a {type(obj).__name__}, not a {cls.__name__}")
         return obj
+
+
+def check_layer_sizes(config: Any, tensors: Mapping[str, Tensor], *, layers: int) -> None:
+    """For recurrent layers: ``input_size``/``hidden_size``/``proj_size`` no larger than the largest
+    saved dimension and ``num_layers`` equal to ``layers`` (counted from the tensor names), so a
+    crafted size of 10**9 is refused instead of allocating for hours."""
+    if not isinstance(config, dict):
+        return
+    largest = max((max(t.shape, default=1) for t in tensors.values()), default=0)
+    for key in ("input_size", "hidden_size", "proj_size"):
+        value = config.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > max(largest, 1):
+            raise SerializationError(f"config: {key}={value} is larger than any saved tensor dimension ({largest}); "
+                                     "the config or the weights were altered")
+    value = config.get("num_layers", 1)
+    if isinstance(value, int) and not isinstance(value, bool) and value != layers:
+        raise SerializationError(f"config: num_layers={value} but the saved weights hold {layers} layer(s)")
 
 
 def load_state_dict_checked(module: nn.Module, tensors: Mapping[str, Tensor], *, what: str) -> None:
@@ -488,6 +510,9 @@ def load(path: str | os.PathLike) -> Any:
         extra[name] = data
     stage = "config"
     try:
+        # Sizes are checked against the saved tensors before anything is built: a crafted
+        # num_layers or hidden_size of 10**9 would otherwise allocate (or loop) for hours.
+        cls.check_config_fits_tensors(meta.get("config", {}), tensors)
         obj = cls.from_config(meta.get("config", {}))
         stage = "files"
         obj.load_extra_files(extra)

@@ -64,6 +64,15 @@ class _DropIn(Saveable):
         self._requested_backend = backend
 
     @classmethod
+    def check_config_fits_tensors(cls, config: dict[str, Any], tensors: dict[str, Tensor]) -> None:
+        import re
+
+        from rnnkit.serialization import check_layer_sizes
+
+        layers = {m.group(1) for name in tensors if (m := re.fullmatch(r"weight_ih_l(\d+)(_reverse)?", name))}
+        check_layer_sizes(config, tensors, layers=len(layers))
+
+    @classmethod
     def from_config(cls, config: dict[str, Any]) -> _DropIn:
         """Build from :meth:`get_config` output, refusing values of the wrong type (torch's
         constructor would take ``bidirectional=None`` and fail only when run)."""

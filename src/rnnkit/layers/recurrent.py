@@ -203,6 +203,15 @@ class Recurrent(nn.Module, Saveable):
         }
 
     @classmethod
+    def check_config_fits_tensors(cls, config: dict[str, Any], tensors: dict[str, Tensor]) -> None:
+        import re
+
+        from rnnkit.serialization import check_layer_sizes
+
+        layers = {m.group(1) for name in tensors if (m := re.match(r"cells\.l(\d+)(_reverse)?\.", name))}
+        check_layer_sizes(config, tensors, layers=len(layers))
+
+    @classmethod
     def from_config(cls, config: dict[str, Any]) -> Recurrent:
         """Build from :meth:`get_config`'s output (custom cells must already be imported)."""
         config = dict(config)
