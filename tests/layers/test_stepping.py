@@ -99,3 +99,17 @@ def test_dropin_refuses_a_non_boolean_flag_at_construction():
 
     with pytest.raises(TypeError, match="bidirectional: expected True or False, got None"):
         rnnkit.RNN(1, 1, bidirectional=None)
+
+
+def test_recurrent_refuses_bad_options_naming_them():
+    import pytest
+
+    import rnnkit
+
+    with pytest.raises(TypeError, match="regularizers: expected a list"):
+        rnnkit.Recurrent("lstm", 2, 3, regularizers=None)
+    with pytest.raises(TypeError, match="dropout: expected a probability"):
+        rnnkit.Recurrent("lstm", 2, 3, dropout=None)
+    with pytest.raises(TypeError, match="nonlinearity: not an option of LSTMCell"):
+        rnnkit.Recurrent("lstm", 2, 3, nonlinearity="tanh")
+    assert rnnkit.Recurrent("elman", 2, 3, nonlinearity="relu").cells["l0"].nonlinearity == "relu"

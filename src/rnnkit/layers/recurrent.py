@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -100,6 +101,10 @@ class Recurrent(nn.Module, Saveable):
     ) -> None:
         super().__init__()
         cell_class = resolve_cell(cell)
+        if isinstance(regularizers, Regularizer):
+            regularizers = (regularizers,)
+        if not isinstance(regularizers, (list, tuple)):
+            raise TypeError(f"regularizers: expected a list of Regularizer instances, got {regularizers!r}")
         regularizers = tuple(regularizers)
         for regularizer in regularizers:
             if not isinstance(regularizer, Regularizer):
@@ -109,8 +114,16 @@ class Recurrent(nn.Module, Saveable):
                 )
         if not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"num_layers: expected a positive integer, got {num_layers!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+            raise TypeError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
+        accepted = inspect.signature(cell_class.__init__).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+            unknown = sorted(set(cell_options) - set(accepted))
+            if unknown:
+                takes = ", ".join(n for n in accepted if n not in ("self", "input_size", "hidden_size"))
+                raise TypeError(f"{unknown[0]}: not an option of {cell_class.__name__} (it takes {takes})")
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
