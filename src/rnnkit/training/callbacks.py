@@ -16,6 +16,7 @@ A callback ends the run after the current epoch with ``trainer.stop(reason)`` (o
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from torch import Tensor
@@ -127,4 +128,32 @@ class KeepBest:
             module.load_state_dict(self.weights)
 
 
-__all__ = ["EarlyStopping", "KeepBest"]
+class TimeBudget:
+    """Trainer callback: stop once ``seconds`` of wall time have passed since it was made.
+
+    Args:
+        seconds: the budget (``None``: no limit).
+        within_epoch: also stop after the step that passes the budget (otherwise only at an
+            epoch's end).
+
+    Example:
+        >>> rnnkit.Trainer(max_epochs=100, callbacks=[TimeBudget(60)]).fit(model, train, val)  # doctest: +SKIP
+    """
+
+    def __init__(self, seconds: float | None, *, within_epoch: bool = False) -> None:
+        self.seconds, self.within_epoch, self.start = seconds, within_epoch, time.perf_counter()
+
+    def expired(self) -> bool:
+        """Whether the budget is spent."""
+        return self.seconds is not None and time.perf_counter() - self.start > self.seconds
+
+    def on_step_end(self, trainer: Any, step: int, row: dict[str, Any]) -> None:
+        if self.within_epoch and self.expired():
+            trainer.should_stop = True
+
+    def on_epoch_end(self, trainer: Any, epoch: int, record: dict[str, Any]) -> None:
+        if self.expired():
+            trainer.should_stop = True
+
+
+__all__ = ["EarlyStopping", "KeepBest", "TimeBudget"]

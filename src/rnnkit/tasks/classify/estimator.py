@@ -31,30 +31,11 @@ from rnnkit.data.collate import sequence_loader
 from rnnkit.models.classifier import SequenceClassifierNet
 from rnnkit.serialization import load_state_dict_checked
 from rnnkit.tasks.framework.estimator import Estimator
+from rnnkit.training.callbacks import KeepBest, TimeBudget
 
 #: Cells whose PyTorch kernels are the fastest backend for short sentences here (measured on MR:
 #: auto's compiled kernels were 2.5-6x slower at B=50, T~22, H=128 with lengths on this machine).
 NATIVE_CELLS = ("lstm", "gru", "elman", "rnn")
-
-
-class _KeepBest:
-    """Trainer callback: keep the weights of the best validation accuracy; stop past a time budget."""
-
-    def __init__(self, network: torch.nn.Module, budget: float | None) -> None:
-        self.network, self.budget, self.start = network, budget, time.perf_counter()
-        self.best, self.weights = -1.0, None
-
-    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        value = record.get("val_accuracy")
-        if value is not None and value > self.best:
-            self.best = value
-            self.weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
-        if self.budget is not None and time.perf_counter() - self.start > self.budget:
-            trainer.should_stop = True
-
-    def restore(self) -> None:
-        if self.weights is not None:
-            self.network.load_state_dict(self.weights)
 
 
 class SequenceClassifier(Estimator):
@@ -265,15 +246,16 @@ class SequenceClassifier(Estimator):
         if X_val is not None:
             val_inputs = self._truncate(self._encode(X_val, fitting=False), fitting=False)
             val = sequence_loader(val_inputs, self._targets(y_val), batch_size=256, shuffle=False, pad_value=pad)
-        keeper = _KeepBest(self.network_, self.time_budget)
+        keeper = KeepBest("val_accuracy", mode="max", module=self.network_)
+        budget = TimeBudget(self.time_budget)
         trainer = Trainer(
-            callbacks=[keeper, *self.extra_callbacks], max_epochs=self.max_epochs, lr=self.lr, optimizer="adam",
+            callbacks=[keeper, budget, *self.extra_callbacks], max_epochs=self.max_epochs, lr=self.lr, optimizer="adam",
             weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm, seed=self.seed, device=self.device,
             progress_bar=self.progress, plot=False, monitor="val_accuracy" if val is not None else "val_loss",
             monitor_mode="max", early_stopping_patience=self.patience if val is not None else None,
         )
         result = trainer.fit(self.network_, train, val)
-        keeper.restore()
+        keeper.restore(self.network_)
         self.network_.cpu().eval()
         self.history_ = [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]
         self.fit_seconds_ = time.perf_counter() - start

@@ -19,6 +19,7 @@ from rnnkit.models.tagger import SequenceTagger
 from rnnkit.serialization import load_state_dict_checked
 from rnnkit.tasks.framework.estimator import Estimator
 from rnnkit.training import Trainer
+from rnnkit.training.callbacks import KeepBest
 
 #: The raw-text tokenizer of :meth:`Tagger.predict`: words, numbers and single punctuation marks.
 TOKEN_PATTERN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
@@ -34,23 +35,6 @@ def tokenize(text: str, *, characters: bool = False) -> list[str]:
     if characters:
         return [c for c in text if not c.isspace()]
     return TOKEN_PATTERN.findall(text)
-
-
-class _KeepBest:
-    """Trainer callback: keep the weights of the epoch with the best validation accuracy."""
-
-    def __init__(self, network: torch.nn.Module) -> None:
-        self.network, self.best, self.weights = network, -1.0, None
-
-    def on_epoch_end(self, trainer: Any, epoch: int, record: dict) -> None:
-        value = record.get("val_accuracy")
-        if value is not None and value > self.best:
-            self.best = value
-            self.weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
-
-    def restore(self) -> None:
-        if self.weights is not None:
-            self.network.load_state_dict(self.weights)
 
 
 def _split(data: Any, tags: Any, what: str) -> tuple[list[list[str]], list[list[str]] | None]:
@@ -175,10 +159,10 @@ class Tagger(Estimator):
         options = {"max_epochs": cfg["max_epochs"], "max_steps": cfg["max_steps"], "lr": cfg["lr"],
                    "optimizer": "adam", "clip_grad_norm": 5.0, "seed": cfg["seed"], "device": cfg["device"],
                    "progress_bar": cfg["progress"], "plot": False, "monitor": "val_accuracy", "monitor_mode": "max"}
-        keeper = _KeepBest(self.network)
+        keeper = KeepBest("val_accuracy", mode="max", module=self.network)
         start = time.perf_counter()
         result = Trainer(callbacks=[keeper, *self.extra_callbacks], **options).fit(self.network, train, val)
-        keeper.restore()
+        keeper.restore(self.network)
         self.network.cpu().eval()
         self.fit_seconds_ = time.perf_counter() - start
         self.training_log_ = [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]

@@ -28,6 +28,7 @@ from rnnkit.models.ctc import CTCRecognizerNet, ctc_frames_needed
 from rnnkit.models.ctc_decoding import WordNgramLM, collapse, greedy_decode, prefix_beam_search
 from rnnkit.serialization import load_state_dict_checked
 from rnnkit.tasks.framework.estimator import Estimator
+from rnnkit.training.callbacks import KeepBest, TimeBudget
 
 AudioInput = str | Path | np.ndarray | tuple[np.ndarray, int]
 
@@ -103,47 +104,19 @@ def collate(items: Sequence[tuple[Tensor, list[int]]], *, augment: bool = False)
     return {"features": features, "lengths": lengths, "targets": targets, "target_lengths": target_lengths}
 
 
-class _KeepBest:
-    """Trainer callback: keep the weights of the epoch with the lowest validation label error rate,
-    and end training at an epoch boundary once ``max_seconds`` have passed."""
-
-    def __init__(self, network: torch.nn.Module, max_seconds: float | None) -> None:
-        self.network, self.max_seconds, self.start = network, max_seconds, time.perf_counter()
-        self.best, self.weights = float("inf"), None
-
-    def expired(self) -> bool:
-        return self.max_seconds is not None and time.perf_counter() - self.start > self.max_seconds
-
-    def on_step_end(self, trainer, step: int, row: dict) -> None:
-        if self.expired():
-            trainer.should_stop = True
-
-    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        if self.expired():  # also when the budget ran out before any step of the epoch
-            trainer.should_stop = True
-        value = record.get("val_label_error_rate")
-        if value is not None and value < self.best:
-            self.best = value
-            self.weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
-
-    def restore(self) -> None:
-        if self.weights is not None:
-            self.network.load_state_dict(self.weights)
-
-
 class _Budgeted:
     """The training batches, ending the epoch early once the time budget is spent (the Trainer
     stops at an epoch's end, and one epoch can take many minutes on a loaded CPU)."""
 
-    def __init__(self, loader: torch.utils.data.DataLoader, keeper: _KeepBest) -> None:
-        self.loader, self.keeper = loader, keeper
+    def __init__(self, loader: torch.utils.data.DataLoader, budget: TimeBudget) -> None:
+        self.loader, self.budget = loader, budget
 
     def __len__(self) -> int:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
         for batch in self.loader:
-            if self.keeper.expired():
+            if self.budget.expired():
                 return
             yield batch
 
@@ -282,10 +255,12 @@ class SpeechRecognizer(Estimator):
                    "scheduler": None if cfg.max_seconds else "one-cycle", "clip_grad_norm": 5.0,
                    "seed": cfg.seed, "device": "cpu", "progress_bar": cfg.progress, "plot": False,
                    **cfg.trainer_options}
-        keeper = _KeepBest(self.network, cfg.max_seconds)
-        batches = _Budgeted(loader, keeper) if cfg.max_seconds is not None else loader
-        result = Trainer(callbacks=[keeper, *self.extra_callbacks], **options).fit(self.network, batches, val_loader)
-        keeper.restore()
+        keeper = KeepBest("val_label_error_rate", module=self.network)
+        budget = TimeBudget(cfg.max_seconds, within_epoch=True)
+        batches = _Budgeted(loader, budget) if cfg.max_seconds is not None else loader
+        result = Trainer(callbacks=[keeper, budget, *self.extra_callbacks], **options).fit(self.network, batches,
+                                                                                           val_loader)
+        keeper.restore(self.network)
         self.network.eval()
         self.training_log_ = [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]
 
