@@ -374,8 +374,11 @@ class Forecaster(Estimator):
         horizon: int,
         quantiles: tuple[float, ...],
         future_covariates: list[np.ndarray] | None = None,
+        *,
+        network_only: bool = False,
     ) -> dict[str, np.ndarray]:
-        """Forecasts from the end of each series of ``history``, in the data's units.
+        """Forecasts from the end of each series of ``history``, in the data's units
+        (``network_only``: the network's, whatever ``fallback`` chose).
 
         Returns:
             ``{"mean": (N, horizon), "q0.1": (N, horizon), ...}`` for the ``N`` series.
@@ -405,7 +408,7 @@ class Forecaster(Estimator):
 
         columns = {"mean": unscale(result["mean"])}
         columns.update({f"q{q:g}": unscale(result["quantiles"][q]) for q in quantiles})
-        return self._apply_selection(history, columns, horizon, quantiles)
+        return columns if network_only else self._apply_selection(history, columns, horizon, quantiles)
 
     def _select(self, collection: SeriesCollection) -> dict:
         """Choose among :data:`CANDIDATES` by their error on each series' last ``horizon`` steps."""
@@ -418,8 +421,7 @@ class Forecaster(Estimator):
         if collection.covariate_names:
             return {"choice": "network", "errors": {}, "reason": "covariates: the statistical forecasts cannot use "
                                                                  "them, so the network is used"}
-        self.selection_ = {"choice": "network"}
-        network = self.forecast_arrays(history, horizon, ())["mean"]
+        network = self.forecast_arrays(history, horizon, (), network_only=True)["mean"]
         errors = dict.fromkeys(CANDIDATES, 0.0)
         for i in usable:
             actual = collection.values[i][-horizon:]
