@@ -275,12 +275,14 @@ class Saveable:
         return obj
 
 
-def check_layer_sizes(config: Any, tensors: Mapping[str, Tensor], *, layers: int) -> None:
+def check_layer_sizes(config: Any, tensors: Mapping[str, Tensor], *, layer_pattern: str) -> None:
     """For recurrent layers: ``input_size``/``hidden_size``/``proj_size`` no larger than the largest
-    saved dimension and ``num_layers`` equal to ``layers`` (counted from the tensor names), so a
+    saved dimension and ``num_layers`` equal to the layers in the tensor names (the distinct first
+    groups of ``layer_pattern``, a regular expression matched at the start of each name), so a
     crafted size of 10**9 is refused instead of allocating for hours."""
     if not isinstance(config, dict):
         return
+    layers = len({m.group(1) for name in tensors if (m := re.match(layer_pattern, name))})
     largest = max((max(t.shape, default=1) for t in tensors.values()), default=0)
     for key in ("input_size", "hidden_size", "proj_size"):
         value = config.get(key)

@@ -65,12 +65,9 @@ class _DropIn(Saveable):
 
     @classmethod
     def check_config_fits_tensors(cls, config: dict[str, Any], tensors: dict[str, Tensor]) -> None:
-        import re
-
         from rnnkit.serialization import check_layer_sizes
 
-        layers = {m.group(1) for name in tensors if (m := re.fullmatch(r"weight_ih_l(\d+)(_reverse)?", name))}
-        check_layer_sizes(config, tensors, layers=len(layers))
+        check_layer_sizes(config, tensors, layer_pattern=r"weight_ih_l(\d+)(_reverse)?$")
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> _DropIn:

@@ -217,12 +217,9 @@ class Recurrent(nn.Module, Saveable):
 
     @classmethod
     def check_config_fits_tensors(cls, config: dict[str, Any], tensors: dict[str, Tensor]) -> None:
-        import re
-
         from rnnkit.serialization import check_layer_sizes
 
-        layers = {m.group(1) for name in tensors if (m := re.match(r"cells\.l(\d+)(_reverse)?\.", name))}
-        check_layer_sizes(config, tensors, layers=len(layers))
+        check_layer_sizes(config, tensors, layer_pattern=r"cells\.l(\d+)(_reverse)?\.")
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Recurrent:
