@@ -120,12 +120,13 @@ def run_dataset(data, *, heads: list[str], epochs: int, crf_iterations: int, set
 def table(name: str, result: dict) -> str:
     chunks = result["scheme"] != "none"
     head = "| method | accuracy % |" + (" entity F1 % |" if chunks else "") + \
-        " epochs | train wall s | train CPU s | predict wall s | predict CPU s |"
-    lines = [head, "|---|---:|" + ("---:|" if chunks else "") + "---:|---:|---:|---:|---:|"]
+        " best dev accuracy % | epochs | train wall s | train CPU s | predict wall s | predict CPU s |"
+    lines = [head, "|---|---:|" + ("---:|" if chunks else "") + "---:|---:|---:|---:|---:|---:|"]
     for method, row in result["rows"].items():
         cells = [f"{100 * row['accuracy']:.2f}"] + ([f"{100 * row['f1']:.2f}"] if chunks else [])
-        cells += [str(row.get("epochs", "")), f"{row['train_s']:.0f}", f"{row['train_cpu_s']:.0f}",
-                  f"{row['predict_s']:.1f}", f"{row['predict_cpu_s']:.1f}"]
+        dev = row.get("best_dev_accuracy")
+        cells += [f"{100 * dev:.2f}" if dev else "", str(row.get("epochs", "")), f"{row['train_s']:.0f}",
+                  f"{row['train_cpu_s']:.0f}", f"{row['predict_s']:.1f}", f"{row['predict_cpu_s']:.1f}"]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return f"**{name}** ({result['train_sentences']:,} training, {result['test_sentences']:,} test sentences)\n\n" \
         + "\n".join(lines) + "\n\n" + " ".join(result["notes"])
@@ -147,9 +148,13 @@ def main() -> None:
     parser.add_argument("--msra-bigram-dim", type=int, default=50, help="character-bigram embeddings on MSRA (0: none)")
     parser.add_argument("--msra-lr", type=float, default=None, help="learning rate on MSRA (default: --lr)")
     parser.add_argument("--msra-batch-size", type=int, default=None, help="batch size on MSRA (default: --batch-size)")
+    parser.add_argument("--bigram-dim", type=int, default=0, help="token-bigram embeddings on turkish (0: none)")
+    parser.add_argument("--char-hidden", type=int, default=24, help="character BiLSTM size on turkish")
+    parser.add_argument("--word-dropout", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--baselines", default="most_frequent,feature_crf", help="or none")
     parser.add_argument("--budget", type=float, default=None,
-                        help="seconds of training per rnnkit model: no new epoch starts after it (TimeBudget)")
+                        help="seconds of training per rnnkit model: it stops at the end of the epoch that passes it")
     parser.add_argument("--memory", action="store_true", help="also measure the CRF's memory")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="runs/bench-tag")
@@ -158,7 +163,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"Machine: {machine_description('cpu')}", flush=True)
-    settings = {"lr": args.lr, "hidden_size": args.hidden_size, "seed": 0, "batch_size": args.batch_size}
+    settings = {"lr": args.lr, "hidden_size": args.hidden_size, "seed": args.seed, "batch_size": args.batch_size,
+                "word_dropout": args.word_dropout, "bigram_dim": args.bigram_dim, "char_hidden": args.char_hidden}
     heads = [h for h in args.heads.split(",") if h and h != "none"]
     baselines = [b for b in args.baselines.split(",") if b and b != "none"]
     results, parts = {}, [f"Machine: {machine_description('cpu')}; wall and CPU (user + sys) seconds on that machine."]

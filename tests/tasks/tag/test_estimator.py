@@ -112,3 +112,14 @@ def test_bad_bigram_and_word_dropout_settings():
         Tagger(bigram_min_count=0)
     with pytest.raises(ValueError, match=r"word_dropout: expected a probability in \[0, 1\), got 1.0"):
         Tagger(word_dropout=1.0)
+
+
+def test_patience_stops_when_dev_accuracy_stops_improving():
+    train, tags = toy_corpus(16, seed=0)
+    dev, dev_tags = toy_corpus(8, seed=1)
+    frozen = dict(TINY, lr=0.0, max_epochs=4)  # the weights never change: dev accuracy is the same every epoch
+    stopped = Tagger(scheme="IOB2", patience=1, **frozen).fit(train, tags, dev=dev, dev_tags=dev_tags)
+    assert len(stopped.training_log_) == 2  # the first epoch sets the best, the second does not improve on it
+    assert len(Tagger(scheme="IOB2", **frozen).fit(train, tags, dev=dev, dev_tags=dev_tags).training_log_) == 4
+    with pytest.raises(ValueError, match="patience: expected None or an integer >= 0, got -1"):
+        Tagger(patience=-1)

@@ -70,8 +70,8 @@ class TagApp(Application):
                       num_layers=config.num_layers, dropout=config.dropout, lowercase=config.lowercase,
                       bigram_dim=bigram_dim, word_dropout=config.word_dropout,
                       tokenizer=data.tokenizer, batch_size=config.batch_size, max_epochs=epochs,
-                      max_steps=config.max_steps, lr=config.lr, seed=config.seed, device=config.device,
-                      progress=config.progress)
+                      max_steps=config.max_steps, lr=config.lr, patience=config.patience, seed=config.seed,
+                      device=config.device, progress=config.progress)
 
     def fit(self, estimator: Any, data: TagData, config: TagAppConfig, context: RunContext) -> None:
         estimator.extra_callbacks = list(context.callbacks)

@@ -46,6 +46,7 @@ class TagAppConfig(AppConfig):
     max_epochs: int | None = setting(None, "passes over the training data (default 6 for turkish, 2 for msra, "
                                      "10 for your files)", min=1)
     max_steps: int | None = setting(None, "optimizer steps (stops earlier than max_epochs)", min=1)
+    patience: int | None = setting(None, "stop after this many epochs without a better dev accuracy", min=0)
     train_sentences: int | None = setting(None, "use only the first N training sentences (msra default 4000)", min=1)
     test_sentences: int | None = setting(None, "score only the first N test sentences", min=1)
     baselines: tuple[str, ...] = setting(BASELINES, "comma-separated from most_frequent, feature_crf")

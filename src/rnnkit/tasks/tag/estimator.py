@@ -80,6 +80,8 @@ class Tagger(Estimator):
         word_dropout: in training, the probability of replacing a word (and bigram) by the unknown one.
         tokenizer: how :meth:`predict` splits raw text: ``"words"`` or ``"characters"`` (Chinese).
         batch_size, max_epochs, max_steps, lr: training (Adam, gradient norm clipped to 5).
+        patience: stop after this many epochs without a better dev accuracy (``None``: train all
+            ``max_epochs``); needs ``dev`` in :meth:`fit`.
         seed: initial weights and data order.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         progress: show the Trainer's progress.
@@ -97,8 +99,8 @@ class Tagger(Estimator):
                  num_layers: int = 1, dropout: float = 0.3, lowercase: bool = False, min_count: int = 1,
                  bigram_dim: int = 0, bigram_min_count: int = 2, word_dropout: float = 0.05,
                  tokenizer: str = "words", batch_size: int = 32, max_epochs: int | None = 10,
-                 max_steps: int | None = None, lr: float = 2e-3, seed: int = 0, device: str = "cpu",
-                 progress: bool = False) -> None:
+                 max_steps: int | None = None, lr: float = 2e-3, patience: int | None = None, seed: int = 0,
+                 device: str = "cpu", progress: bool = False) -> None:
         if scheme != "auto":
             canonical_scheme(scheme)
         for name, value, allowed in (("head", head, ("crf", "softmax")), ("char_encoder", char_encoder,
@@ -108,6 +110,8 @@ class Tagger(Estimator):
         for name, value in (("bigram_dim", bigram_dim), ("bigram_min_count", bigram_min_count)):
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "bigram_dim" else 1):
                 raise ValueError(f"{name}: expected an integer >= {0 if name == 'bigram_dim' else 1}, got {value!r}")
+        if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 0):
+            raise ValueError(f"patience: expected None or an integer >= 0, got {patience!r}")
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"word_dropout: expected a probability in [0, 1), got {word_dropout!r}")
         self.settings = dict(scheme=scheme, head=head, cell=cell, word_dim=word_dim, char_dim=char_dim,
@@ -115,7 +119,8 @@ class Tagger(Estimator):
                              num_layers=num_layers, dropout=dropout, lowercase=lowercase, min_count=min_count,
                              bigram_dim=bigram_dim, bigram_min_count=bigram_min_count, word_dropout=word_dropout,
                              tokenizer=tokenizer, batch_size=batch_size, max_epochs=max_epochs,
-                             max_steps=max_steps, lr=lr, seed=seed, device=device, progress=progress)
+                             max_steps=max_steps, lr=lr, patience=patience, seed=seed, device=device,
+                             progress=progress)
         self.network: SequenceTagger | None = None
         self.extra_callbacks: list[Any] = []
         self.training_log_: list[dict] = []
@@ -171,7 +176,8 @@ class Tagger(Estimator):
             if kept and dev_gold is not None else None
         options = {"max_epochs": cfg["max_epochs"], "max_steps": cfg["max_steps"], "lr": cfg["lr"],
                    "optimizer": "adam", "clip_grad_norm": 5.0, "seed": cfg["seed"], "device": cfg["device"],
-                   "progress_bar": cfg["progress"], "plot": False, "monitor": "val_accuracy", "monitor_mode": "max"}
+                   "progress_bar": cfg["progress"], "plot": False, "monitor": "val_accuracy", "monitor_mode": "max",
+                   "early_stopping_patience": cfg.get("patience") if val is not None else None}
         keeper = KeepBest("val_accuracy", mode="max", module=self.network)
         start = time.perf_counter()
         result = Trainer(callbacks=[keeper, *self.extra_callbacks], **options).fit(self.network, train, val)
