@@ -152,6 +152,7 @@ def main() -> None:
     parser.add_argument("--char-hidden", type=int, default=24, help="character BiLSTM size on turkish")
     parser.add_argument("--word-dropout", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--patience", type=int, default=None, help="stop after N epochs without a better dev accuracy")
     parser.add_argument("--baselines", default="most_frequent,feature_crf", help="or none")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds of training per rnnkit model: it stops at the end of the epoch that passes it")
@@ -164,7 +165,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     print(f"Machine: {machine_description('cpu')}", flush=True)
     settings = {"lr": args.lr, "hidden_size": args.hidden_size, "seed": args.seed, "batch_size": args.batch_size,
-                "word_dropout": args.word_dropout, "bigram_dim": args.bigram_dim, "char_hidden": args.char_hidden}
+                "word_dropout": args.word_dropout, "bigram_dim": args.bigram_dim, "char_hidden": args.char_hidden,
+                "patience": args.patience}
     heads = [h for h in args.heads.split(",") if h and h != "none"]
     baselines = [b for b in args.baselines.split(",") if b and b != "none"]
     results, parts = {}, [f"Machine: {machine_description('cpu')}; wall and CPU (user + sys) seconds on that machine."]
