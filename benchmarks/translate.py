@@ -242,29 +242,45 @@ def run_joeynmt(args: argparse.Namespace) -> None:
 
 
 def report(args: argparse.Namespace) -> None:
+    """Merge the result files in ``--out`` into the docs table (Markdown), printed and written to table.md."""
     out = Path(args.out)
-    runs = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
+    order = {"general": 0, "additive": 1, "dot": 2, "none": 3, "joeynmt": 4}
+    runs = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"), key=lambda p: order.get(p.stem, 9))}
     if not runs:
         raise SystemExit(f"--report: no result files in {out}")
     first = next(iter(runs.values()))
+    hashes = {run.get("bpe_sha256") for run in runs.values()}
     lines = [f"Machine: {first['machine']}, torch.set_num_threads({first['threads']}); each system trained "
-             f"{first['steps']} steps on {first['train_pairs']} pairs, scored on {first['test_pairs']} test pairs.",
-             "", "| system | decoding | BLEU | chrF | sentences/s | train s | parameters |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+             f"{first['steps']} steps of {first['batch_size']} pairs on {first['train_pairs']} pairs "
+             f"({first['epochs']:.1f} epochs), validated on {first.get('dev_pairs', '?')} dev pairs, scored on "
+             f"{first['test_pairs']} test pairs" + (f" (pairs of at most {first['max_words']} words a side)"
+                                                   if first.get("max_words") else "") + ". "
+             + ("All systems used the same BPE (one SHA-256)." if len(hashes) == 1 else
+                f"**The BPE differs between runs** ({len(hashes)} hashes)."),
+             "", "| system | decoding | BLEU | chrF | sentences/s | train wall s | train CPU s | parameters |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     names = {"general": "rnnkit LSTM + general attention", "additive": "rnnkit LSTM + additive attention",
-             "dot": "rnnkit LSTM + dot attention", "none": "rnnkit LSTM, no attention"}
+             "dot": "rnnkit LSTM + dot attention", "none": "rnnkit LSTM, no attention",
+             "joeynmt": "JoeyNMT 2.3 LSTM + Luong attention"}
     for system, run in runs.items():
+        if run["steps"] != first["steps"] or run["train_pairs"] != first["train_pairs"] \
+                or run["test_pairs"] != first["test_pairs"]:
+            raise SystemExit(f"--report: {system} ran {run['steps']} steps on {run['train_pairs']} / "
+                             f"{run['test_pairs']} pairs, unlike the others; give each setting its own --out")
         for decoding in ("beam5", "greedy"):
             row = run[decoding]
+            cpu = run.get("train_cpu_seconds")
+            parameters = f"{run['parameters']:,}" if run.get("parameters") else "?"
             lines.append(f"| {names.get(system, system)} | {'beam 5' if decoding == 'beam5' else 'greedy'} | "
                          f"{row['BLEU']:.2f} | {row['chrF']:.2f} | {row['sentences_per_second']:.1f} | "
-                         f"{run['train_seconds']:.0f} | {run['parameters']:,} |")
-    lines.append(f"| copy the source | — | {first['copy']['BLEU']:.2f} | {first['copy']['chrF']:.2f} | — | — | — |")
+                         f"{run['train_seconds']:.0f} | {'?' if cpu is None else f'{cpu:.0f}'} | {parameters} |")
+    lines.append(f"| copy the source | — | {first['copy']['BLEU']:.2f} | {first['copy']['chrF']:.2f} | — | — | — "
+                 "| — |")
     for system, run in runs.items():
         if "constrained" in run:
-            c = run["constrained"]
-            lines.append(f"\nConstrained beam 5 ({names.get(system, system)}), one reference word per sentence on "
-                         f"{args.constrained_pairs} test sentences: {c['constraints_placed_%']:.1f} % of "
+            c, n = run["constrained"], min(args.constrained_pairs, run["test_pairs"])
+            lines.append(f"\nConstrained beam 5 ({names.get(system, system)}), one reference word per sentence on the "
+                         f"first {n} test sentences: {c['constraints_placed_%']:.1f} % of "
                          f"{int(c['constraints'])} terms placed, BLEU {c['BLEU']:.2f}, chrF {c['chrF']:.2f}.")
     lines.append(f"\nsacrebleu: BLEU {first['signatures']['BLEU']}; chrF {first['signatures']['chrF']}")
     text = "\n".join(lines)
