@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-sacrebleu = pytest.importorskip("sacrebleu")
-
 from rnnkit.metrics.translation import translation_scores
+
+sacrebleu = pytest.importorskip("sacrebleu")
 
 
 def test_scores_are_sacrebleus_corpus_scores():
