@@ -87,14 +87,17 @@ def run_bible(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     last = None
     for cell in args.cells.split(","):
         model = LanguageModel(level="char", cell=cell, embedding_size=args.bible_embedding,
-                              hidden_size=args.bible_hidden, num_layers=2, tie_weights=args.bible_tie,
-                              batch_size=32, bptt=100, max_steps=args.bible_steps, max_epochs=1, lr=3e-3,
+                              hidden_size=args.bible_hidden, num_layers=args.bible_layers, tie_weights=args.bible_tie,
+                              batch_size=args.bible_batch, bptt=args.bible_bptt, max_steps=args.bible_steps,
+                              max_epochs=args.bible_epochs, lr=args.bible_lr,
+                              max_seconds=60 * args.bible_max_minutes if args.bible_max_minutes else None,
                               clip_grad_norm=1.0, input_dropout=0.0, hidden_dropout=0.0, output_dropout=0.0,
                               weight_dropout=0.0, seed=args.seed, progress=False)
+        model.extra_callbacks.append(EpochPrinter())
         wall, cpu = time.perf_counter(), cpu_seconds()
         model.fit(data.train, data.valid)
         row = model_row(model, data.test, time.perf_counter() - wall, cpu_seconds() - cpu)
-        rows[f"rnnkit 2x{args.bible_hidden} {cell}"] = row
+        rows[f"rnnkit {args.bible_layers}x{args.bible_hidden} {cell}"] = row
         print(cell, row, flush=True)
         print("sample:", repr(model.generate("In the beginning", 200, temperature=0.7, seed=0)), flush=True)
         last = model
@@ -142,6 +145,12 @@ def main() -> None:
     parser.add_argument("--bible-order", type=int, default=7)
     parser.add_argument("--bible-embedding", type=int, default=128)
     parser.add_argument("--bible-tie", action="store_true", help="tie the embedding and the output layer")
+    parser.add_argument("--bible-layers", type=int, default=2)
+    parser.add_argument("--bible-batch", type=int, default=32, help="parallel streams")
+    parser.add_argument("--bible-bptt", type=int, default=100, help="mean truncated-BPTT window")
+    parser.add_argument("--bible-lr", type=float, default=3e-3, help="Adam learning rate")
+    parser.add_argument("--bible-epochs", type=int, default=1, help="passes over the training books at most")
+    parser.add_argument("--bible-max-minutes", type=float, default=None, help="training wall-time budget per cell")
     parser.add_argument("--ptb-epochs", type=int, default=1)
     parser.add_argument("--ptb-steps", type=int, default=None)
     parser.add_argument("--ptb-lr", type=float, default=20.0,
