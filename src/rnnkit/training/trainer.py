@@ -80,9 +80,10 @@ class Trainer(CheckpointMixin):
         callbacks: objects with any of ``on_step_end(trainer, step, row)``,
             ``on_epoch_end(trainer, epoch, record)`` and ``on_fit_end(trainer, result)``, called on
             every process (see :mod:`rnnkit.training.callbacks`: :class:`EarlyStopping`,
-            :class:`KeepBest`). A callback ends the run after the current epoch with
-            ``trainer.stop(reason)`` or by setting ``trainer.should_stop = True`` (``stop_reason``
-            ``"callback"``).
+            :class:`KeepBest`). A callback ends the run with ``trainer.stop(reason)`` or by
+            setting ``trainer.should_stop = True`` (``stop_reason`` ``"callback"``): from
+            ``on_epoch_end`` after that epoch, from ``on_step_end`` after that step (the partial
+            epoch is validated; under DDP, at the epoch's end).
         **options: :class:`TrainerConfig` fields (``max_epochs=5, lr=3e-3, ...``).
 
     Example:
@@ -233,6 +234,11 @@ class Trainer(CheckpointMixin):
     def _steps_done(self, loop: _Loop) -> bool:
         return self.config.max_steps is not None and loop.state.step >= self.config.max_steps
 
+    def _stopped_mid_epoch(self) -> bool:
+        """Whether a step callback (a time budget) ended the run: the epoch ends after this step.
+        Under DDP the processes could disagree, so there the stop waits for the epoch's end."""
+        return self.should_stop and not self.dist.enabled
+
     # ------------------------------------------------------------------------------- epoch
     def _epoch_batches(self, loop: _Loop) -> Any:
         """The epoch's batches in order, resumed mid-epoch if the checkpoint was.
@@ -261,6 +267,9 @@ class Trainer(CheckpointMixin):
             state.batch_in_epoch += 1
             if self._steps_done(loop):
                 loop.stop_reason = "max_steps"
+                return
+            if self._stopped_mid_epoch():
+                loop.stop_reason = self._stop_reason or "callback"
                 return
             # Checkpoints fall on batch boundaries, never inside an accumulation group.
             if loop.checkpoint_due and not loop.group.losses:
@@ -293,7 +302,7 @@ class Trainer(CheckpointMixin):
                 loop.throughput = examples / max(time.perf_counter() - tick, 1e-9)
                 self._step(loop)
                 tick = time.perf_counter()
-                if self._steps_done(loop):
+                if self._steps_done(loop) or self._stopped_mid_epoch():
                     return
 
     def _step(self, loop: _Loop, scale: float = 1.0) -> None:
