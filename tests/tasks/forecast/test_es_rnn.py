@@ -64,3 +64,19 @@ def test_run_competition_trains_the_es_rnn_and_combines_it():
     assert all(np.isfinite(v["sMAPE"]) for v in result.scores.values())
     with pytest.raises(ValueError, match="model: expected one of"):
         global_forecaster_forecasts(subset, model="nbeats")
+
+
+def test_seeds_average_separately_trained_networks():
+    pytest.importorskip("statsforecast")
+    from rnnkit.tasks.forecast.competitions import global_forecaster_forecasts, run_competition
+
+    rng = np.random.default_rng(1)
+    train = [20 + np.cumsum(rng.normal(0.5, 0.3, n)) for n in (20, 24, 30)]
+    subset = CompetitionSubset("m3-other", ["a", "b", "c"], train, [x[-1] + np.arange(1, 9) for x in train], 8, 1)
+    small = {"max_epochs": 2, "hidden_size": 8, "num_layers": 1}
+    result = run_competition(subset, statistical=("Naive2",), combine_with=(), seeds=2, models=("es-rnn",),
+                             model_options={"es-rnn": small})
+    one, _ = global_forecaster_forecasts(subset, model="es-rnn", seed=0, **small)
+    two, _ = global_forecaster_forecasts(subset, model="es-rnn", seed=1, **small)
+    assert not np.allclose(one[0], two[0])  # different seeds, different networks
+    np.testing.assert_allclose(result.forecasts["rnnkit ES-RNN, 2 seeds"][0], (one[0] + two[0]) / 2, rtol=1e-6)
