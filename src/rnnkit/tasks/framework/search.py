@@ -187,7 +187,7 @@ def _plots(study: Any, out: Path) -> dict[str, Path]:
         except (RuntimeError, ValueError):  # too few distinct trials for the evaluator
             importances = {}
         if importances:
-            fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(importances)))
+            fig, ax = plt.subplots(figsize=(6, 1.6 + 0.4 * len(importances)))  # room for title and axis
             names = list(importances)[::-1]
             ax.barh(names, [importances[n] for n in names])
             ax.set_xlabel("importance (fANOVA)")
