@@ -98,3 +98,11 @@ def test_wrong_body_types_and_limits(url):
     assert status == 422 and "audio" in answer["detail"]
     status, answer, _ = call(url, raw=b"", content_type="audio/wav")
     assert status == 422 and "audio" in json.dumps(answer["detail"])
+
+
+def test_openapi_describes_the_upload(url):
+    status, schema, _ = call(url.replace("/v1/transcribe", "/openapi.json"))
+    body = schema["paths"]["/v1/transcribe"]["post"]["requestBody"]["content"]
+    assert status == 200 and set(body) == {"multipart/form-data", "audio/wav"}
+    fields = body["multipart/form-data"]["schema"]["properties"]
+    assert fields["audio"] == {"type": "string", "format": "binary"} and "decoder" in fields
