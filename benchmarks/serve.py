@@ -26,6 +26,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -180,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)  # the models trained here (none when both were given)
 
     print(f"\nrnnkit serve load test: {machine_description('cpu')}, server torch threads "
           f"{env['OMP_NUM_THREADS']}, clients in one process (threads), loopback; torch {torch.__version__}\n")
