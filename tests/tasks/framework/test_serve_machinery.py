@@ -83,6 +83,8 @@ class CountApp:
                 yield {"i": i}
                 if request.n == 5 and i == 2:
                     raise ValueError("n: failed after three events")
+                if request.n == 9 and i == 1:
+                    raise RuntimeError("a bug in the middle of a stream")
         return events()
 
 
@@ -126,6 +128,9 @@ def test_stream_errors_before_and_after_the_first_event(base):
     status, text, _ = call(f"{base}/v1/count", {"n": 5})
     assert status == 200
     assert sse_events(text)[-1] == ("error", {"detail": "n: failed after three events"})
+    status, text, headers = call(f"{base}/v1/count", {"n": 9})
+    assert status == 200 and sse_events(text)[-1] == ("error", {"detail": "internal error",
+                                                                "request_id": headers["x-request-id"]})
     status, text, _ = call(f"{base}/v1/count", {"n": 0})
     assert status == 200 and sse_events(text) == [("end", {"events": 0})]
 

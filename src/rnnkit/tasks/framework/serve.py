@@ -205,6 +205,9 @@ def _event_stream(events: Iterator[dict], first: dict | None, lock: threading.Lo
             yield f"event: end\ndata: {json.dumps({'events': count})}\n\n"
         except _REQUEST_ERRORS as error:
             yield f"event: error\ndata: {json.dumps({'detail': str(error)})}\n\n"
+        except Exception:  # the status line is sent already: say so in the stream, the traceback in the log
+            log.exception("request %s failed in its stream", request_id)
+            yield f"event: error\ndata: {json.dumps({'detail': 'internal error', 'request_id': request_id})}\n\n"
         finally:
             log.info("%s stream of %d events, %.1f ms", request_id, count, 1000 * (time.perf_counter() - start))
 
