@@ -141,6 +141,17 @@ class TagApp(Application):
                                           "per_type": {n: s["per_type"] for n, s in scores.items()},
                                           "training_log": estimator.training_log_})
 
+    # ------------------------------------------------------------------------------- serve
+    def serve_request_model(self) -> Any:
+        from rnnkit.tasks.tag.serving import TagRequest
+
+        return TagRequest
+
+    def serve(self, estimator: Any, request: Any) -> Any:
+        from rnnkit.tasks.tag.serving import answer
+
+        return answer(estimator, request)
+
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--text", help="one sentence of raw text to tag")
         parser.add_argument("--input", help="a file: raw text (one sentence per line), or .conll/.conllu "
