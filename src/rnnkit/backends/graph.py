@@ -6,7 +6,8 @@ compiled code a tracer cannot see. Under ``torch.export`` (``torch.compiler.is_e
 :class:`rnnkit.Recurrent` runs here instead:
 
 * any cell through :func:`run_graph`: the step (or, for a cell computing in complex numbers such as
-  :class:`~rnnkit.cells.LRUCell`, its ``real_step``: the same math in real arithmetic) inside ``torch``'s ``scan`` higher-order operator,
+  :class:`~rnnkit.cells.LRUCell`, its ``real_step``: the same math in real arithmetic) inside
+  ``torch``'s ``scan`` higher-order operator,
   so the exported graph holds one loop whose length is the input's (symbolic) time axis; the ONNX
   exporter writes it as an ONNX ``Scan``. Lengths are handled inside the loop exactly as in
   :func:`rnnkit.backends.loop.run_loop`: past its end a sequence keeps its state and outputs zero,
@@ -239,8 +240,8 @@ def run_graph_layers(
     layer_input = x
     for index, layer in enumerate(layers):
         if all(isinstance(cell, RecurrentCell) for cell in layer) and standard_layer_ok(layer):
-            out, layer_finals = run_standard_layer(layer, layer_input, list(states[len(finals):len(finals) + len(layer)]),
-                                                   lengths)
+            layer_states = list(states[len(finals):len(finals) + len(layer)])
+            out, layer_finals = run_standard_layer(layer, layer_input, layer_states, lengths)
             finals += layer_finals
         else:
             outs = []

@@ -187,7 +187,8 @@ def run_session(path: str | Path, inputs: dict[str, Any], *, threads: int = 1) -
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feed = {name: (value.detach().cpu().numpy() if isinstance(value, Tensor) else value) for name, value in inputs.items()}
+    feed = {name: (value.detach().cpu().numpy() if isinstance(value, Tensor) else value)
+            for name, value in inputs.items()}
     return session.run(None, feed)
 
 

@@ -411,14 +411,16 @@ class Recurrent(nn.Module, Saveable):
         )
         self._check_dtype(x)
         batch_dim = 0 if self.batch_first else 1
-        batch, steps, spatial = x.shape[batch_dim], x.shape[1 - batch_dim], tuple(x.shape[3:])
+        batch, spatial = x.shape[batch_dim], tuple(x.shape[3:])
         if mask is not None:
             if lengths is not None:
                 raise ValueError("lengths and mask: give one of them, not both")
             lengths = mask.sum(1)
         if lengths is not None:
             if not isinstance(lengths, Tensor) or lengths.is_floating_point() or lengths.dtype == torch.bool:
-                raise TypeError(f"lengths: expected an integer tensor of shape ({batch},) when exporting, got {lengths!r:.60}")
+                raise TypeError(
+                    f"lengths: expected an integer tensor of shape ({batch},) when exporting, got {lengths!r:.60}"
+                )
             lengths = lengths.to(device=x.device, dtype=torch.long)
         state = (self.initial_state(batch, dtype=x.dtype, device=x.device, spatial=spatial) if state is None
                  else self._check_state(state, batch, x, spatial))
