@@ -291,10 +291,10 @@ def to_onnx(
     example = inputs(example_batch, example_steps, generator)
     check_args = inputs(example_batch + 3, 2 * example_steps + 1, generator) if check else None
     x_axes = {batch_dim: dims[0], 1 - batch_dim: dims[1]}
-    dynamic: list[dict[int, Any] | None] = [x_axes, {0: dims[0]}]
+    dynamic: list[Any] = [x_axes, {0: dims[0]}]
     input_names = ["x", "lengths"]
     if with_state:
-        dynamic += [{1: dims[0]} for _ in names]
+        dynamic.append(tuple({1: dims[0]} for _ in names))  # forward's *state: one nested entry
         input_names += [f"{n}0" for n in names]
     return export_module(
         RecurrentGraph(model, with_state=with_state), path, example, input_names=input_names,
