@@ -16,9 +16,17 @@ compiled code a tracer cannot see. Under ``torch.export`` (``torch.compiler.is_e
   (``rnnkit::lstm_layer``, ``rnnkit::gru_layer``, ``rnnkit::rnn_layer``) whose eager implementation
   is PyTorch's own kernel and which :mod:`rnnkit.export.onnx_ops` translates into ONNX's ``LSTM``,
   ``GRU`` and ``RNN`` operators with ``sequence_lens``.
+
+A layer forced onto ``backend="fused"`` or ``"scan"`` keeps rnnkit's compiled kernels under a plain
+``torch.export`` (as the custom operators of :mod:`rnnkit.backends.fused.ops`; the exported program
+then needs rnnkit imported to run), except within :func:`portable_export`, which the ONNX export uses.
 """
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -27,6 +35,30 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from rnnkit.backends.loop import between_layers, reverse_padded
 from rnnkit.backends.native import native_mode
 from rnnkit.cells.base import RecurrentCell, State, state_tensors
+
+_PORTABLE = contextvars.ContextVar("rnnkit_portable_export", default=False)
+
+
+@contextlib.contextmanager
+def portable_export() -> Iterator[None]:
+    """Within it, an exported ``Recurrent`` never keeps rnnkit's compiled kernels as operators (a forced
+    ``backend="fused"``/``"scan"`` runs here too): for exporters that only know standard operators (ONNX).
+
+    Example:
+        >>> with portable_export():
+        ...     program = torch.export.export(layer, (x,))          # doctest: +SKIP
+    """
+    token = _PORTABLE.set(True)
+    try:
+        yield
+    finally:
+        _PORTABLE.reset(token)
+
+
+def keeps_kernels(backend: str) -> bool:
+    """Whether an exported layer on ``backend`` keeps rnnkit's kernels as custom operators
+    (``fused`` and ``scan`` under a plain ``torch.export``, outside :func:`portable_export`)."""
+    return backend in ("fused", "scan") and not _PORTABLE.get()
 
 
 def _scan_operator():

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.backends.graph import portable_export
 from rnnkit.cells.base import State, state_tensors
 from rnnkit.layers.recurrent import Recurrent
 from rnnkit.optional import require
@@ -128,7 +129,7 @@ def export_module(
     was_training = module.training
     module.eval()
     try:
-        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+        with portable_export(), torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             logging.getLogger("torch.onnx").setLevel(logging.ERROR)

@@ -20,7 +20,7 @@ from rnnkit.backends import (
     tuned_reason,
 )
 from rnnkit.backends.fused import kernels_ready
-from rnnkit.backends.graph import run_graph_layers
+from rnnkit.backends.graph import keeps_kernels, run_graph_layers
 from rnnkit.backends.loop import between_layers, run_layers
 from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.cells import CELLS, RecurrentCell, State, map_state, resolve_cell
@@ -424,6 +424,9 @@ class Recurrent(nn.Module, Saveable):
             lengths = lengths.to(device=x.device, dtype=torch.long)
         state = (self.initial_state(batch, dtype=x.dtype, device=x.device, spatial=spatial) if state is None
                  else self._check_state(state, batch, x, spatial))
+        if keeps_kernels(self._requested_backend):  # rnnkit's kernels as custom operators in the program
+            backend = self.backend
+            return self._with_sampled_weights(lambda *args: self._run_on(backend, *args), x, state, lengths)
         return self._with_sampled_weights(self._run_graph, x, state, lengths)
 
     def _run_graph(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
