@@ -61,7 +61,7 @@ class Zoo(nn.Module):
 
     def forward(self, x, lengths):
         outputs = []
-        for name, stack in self.stacks.items():
+        for stack in self.stacks.values():
             time_major = not stack.batch_first
             out, state = stack(x.transpose(0, 1) if time_major else x, lengths=lengths)
             outputs += [out.transpose(0, 1) if time_major else out, state[0] if isinstance(state, tuple) else state]
@@ -113,5 +113,5 @@ def test_a_cell_that_cannot_be_exported_is_named_with_the_reason(tmp_path):
 
 
 def test_to_onnx_refuses_what_is_not_a_recurrent_stack(tmp_path):
-    with pytest.raises(ExportError, match="expected an rnnkit.Recurrent, got Linear"):
+    with pytest.raises(ExportError, match=r"expected an rnnkit\.Recurrent, got Linear"):
         to_onnx(nn.Linear(3, 4), tmp_path / "linear.onnx")
