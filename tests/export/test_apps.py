@@ -85,3 +85,51 @@ def test_export_of_what_is_not_an_application_model_is_a_clear_error(tmp_path, c
     (tmp_path / "broken" / "config.json").write_text("{not json")
     with pytest.raises(ExportError, match="is not a loadable rnnkit model"):
         export_saved_model(tmp_path / "broken")
+
+
+def test_language_model_step_exports_with_state_in_and_out(tmp_path):
+    pytest.importorskip("tokenizers")
+    from rnnkit.tasks.lm import LanguageModel
+
+    text = "the cat sat on the mat.\nthe dog sat on the log.\n" * 10
+    model = LanguageModel(embedding_size=8, hidden_size=8, num_layers=2, batch_size=4, bptt=8, max_steps=2,
+                          max_epochs=1).fit(text)
+    model.save(tmp_path / "model")
+    manifest = export_saved_model(tmp_path / "model")
+    graph = manifest["graphs"][0]
+    assert graph["inputs"] == ["token", "state_0_h", "state_0_c", "state_1_h", "state_1_c"]
+    assert max(graph["max_abs_diff"].values()) < TOLERANCE
+    # A prompt and a continuation fed step by step over onnxruntime, the state passed on: the network's steps.
+    ids = torch.as_tensor(model.tokenizer_.encode("the cat")).tolist()
+    network = model.network
+    state = [torch.zeros(1, 1, s.shape[-1]) for layer in network.layers for s in layer.initial_state(1)]
+    torch_state = None
+    for token in ids + [0] * 5:
+        logits, *state = run_session(tmp_path / "model.onnx", {
+            name: value for name, value in zip(graph["inputs"], [torch.tensor([token]), *state], strict=True)})
+        with torch.no_grad():
+            want, torch_state = network.step(torch.tensor([token]), torch_state)
+        assert (torch.as_tensor(logits) - want).abs().max().item() < TOLERANCE
+        state = [torch.as_tensor(s) for s in state]
+
+
+def test_tagger_emissions_export_and_viterbi_outside_gives_its_tags(tmp_path):
+    from rnnkit.tasks.tag import Tagger
+
+    sentences = [["Ada", "lives", "in", "Paris"], ["Bob", "went", "to", "New", "York", "today"], ["Paris"]] * 4
+    tags = [["B-PER", "O", "O", "B-LOC"], ["B-PER", "O", "O", "B-LOC", "I-LOC", "O"], ["B-LOC"]] * 4
+    model = Tagger(scheme="IOB2", word_dim=8, char_dim=4, char_hidden=4, hidden_size=8, batch_size=4,
+                   max_epochs=1).fit(sentences, tags)
+    model.save(tmp_path / "model")
+    manifest = export_saved_model(tmp_path / "model")
+    assert manifest["graphs"][0]["inputs"] == ["words", "lengths", "chars", "char_lengths"]
+    assert max(manifest["graphs"][0]["max_abs_diff"].values()) < TOLERANCE
+    from rnnkit.data.tag_batches import encode_batch
+
+    new = [["Ada", "went", "to", "York"], ["Zed"]]
+    batch = encode_batch(new, model.words_, model.chars_, lowercase=model.settings["lowercase"])
+    (emissions,) = run_session(tmp_path / "model.onnx", {k: batch[k] for k in manifest["graphs"][0]["inputs"]})
+    crf = model.network.crf
+    assert torch.allclose(crf._scores()[0], torch.tensor(manifest["crf"]["transitions"]))
+    decoded = crf.decode(torch.as_tensor(emissions), batch["lengths"])
+    assert [[model.tags_.items[k] for k in row] for row in decoded] == model.predict(new)

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.cells.base import state_tensors
 from rnnkit.export.onnx import ExportError, ExportResult, export_module
 
 
@@ -142,6 +143,133 @@ class _Logits(nn.Module):
         return self.network(inputs, lengths)
 
 
+class LanguageModelStep(nn.Module):
+    """One step of a language model: ``forward(token (B,), state tensors...) -> (logits (B, V), state tensors...)``.
+
+    The state is each layer's tensors in order (``h0, c0, h1, c1, ...`` for LSTM layers), each ``(1, B, H)``.
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+        self.layouts = [layer.first_cell.state_type for layer in network.layers]
+
+    def forward(self, token: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
+        states, index = [], 0
+        for layout in self.layouts:
+            width = 1 if layout is None else len(layout._fields)
+            part = state[index:index + width]
+            states.append(part[0] if layout is None else layout(*part))
+            index += width
+        logits, finals = self.network.step(token, states)
+        return (logits, *(t for final in finals for t in state_tensors(final)))
+
+
+def export_language_model(estimator: Any, out: Path) -> dict:
+    """Export a language model's single step with its state in and out (generation drives the loop).
+
+    Inputs ``token`` int64 ``(B,)`` and the state tensors (``state_<layer>_<name>``, ``(1, B, H)``,
+    zeros to start); outputs ``logits`` ``(B, V)`` and the next state under ``next_<layer>_<name>``.
+    The batch is dynamic. The tokenizer (``tokenizer.json`` in the saved model) and the sampling
+    (temperature, top-k/top-p) stay outside the graph, in Python.
+    """
+    network = estimator.network
+    if network is None:
+        raise ExportError("model: the language model is not fitted")
+    step = LanguageModelStep(network)
+    names = []
+    for k, layer in enumerate(network.layers):
+        layout = layer.first_cell.state_type
+        names += [f"{k}_{n}" for n in (layout._fields if layout is not None else ("h",))]
+    generator = torch.Generator().manual_seed(0)
+
+    def inputs(batch: int) -> list[Tensor]:
+        states = [t for layer in network.layers for t in state_tensors(layer.initial_state(batch))]
+        return [torch.randint(0, network.vocab_size, (batch,), generator=generator),
+                *(torch.randn(t.shape, generator=generator) for t in states)]
+
+    b = torch.export.Dim("batch")
+    result = export_module(
+        step, out, inputs(2), input_names=["token", *(f"state_{n}" for n in names)],
+        output_names=["logits", *(f"next_{n}" for n in names)],
+        dynamic_shapes=[{0: b}, tuple({1: b} for _ in names)], check_args=inputs(5),
+    )
+    return _manifest(
+        "lm", [result],
+        notes=["one step: feed each output next_* back as state_* (zeros for the first token)",
+               "the tokenizer (tokenizer.json) and the sampling (temperature, top-k) stay in Python"],
+        extra={"vocab_size": network.vocab_size},
+    )
+
+
+class TaggerEmissions(nn.Module):
+    """A tagger's emission scores: ``forward(words, lengths[, chars, char_lengths]) -> emissions (B, T, K)``."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, words: Tensor, lengths: Tensor, *chars: Tensor) -> Tensor:
+        batch = {"words": words, "lengths": lengths}
+        if chars:
+            batch["chars"], batch["char_lengths"] = chars
+        return self.network.emissions(batch)
+
+
+def export_tagger(estimator: Any, out: Path) -> dict:
+    """Export a tagger's emission scores; the Viterbi decoding stays outside the graph.
+
+    Inputs ``words`` int64 ``(B, T)``, ``lengths`` ``(B,)`` and, for a character-aware tagger,
+    ``chars`` ``(B, T, C)`` and ``char_lengths`` ``(B, T)`` (ids from the saved vocabularies, as
+    ``rnnkit.data.tag_batches.encode_batch`` makes them); output ``emissions`` ``(B, T, K)``. For a
+    CRF tagger the manifest holds the CRF's scores (``transitions``, ``start``, ``end``, with the
+    scheme's forbidden moves already penalised): Viterbi over them, e.g. with
+    ``estimator.network.crf.decode(emissions, lengths)``, gives the tags; without a CRF, the
+    arg-max of each position.
+    """
+    network = estimator.network
+    if network is None:
+        raise ExportError("model: the tagger is not fitted")
+    words_vocab = len(estimator.words_)
+    with_chars = network.chars is not None
+    generator = torch.Generator().manual_seed(0)
+
+    def inputs(batch: int, steps: int, width: int) -> list[Tensor]:
+        lengths = torch.randint(1, steps + 1, (batch,), generator=generator)
+        lengths[0] = steps
+        real = torch.arange(steps)[None, :] < lengths[:, None]
+        words = torch.randint(2, words_vocab, (batch, steps), generator=generator) * real
+        args = [words, lengths]
+        if with_chars:
+            char_lengths = torch.randint(1, width + 1, (batch, steps), generator=generator) * real
+            chars = torch.randint(2, len(estimator.chars_), (batch, steps, width), generator=generator)
+            chars = chars * (torch.arange(width)[None, None, :] < char_lengths[..., None])
+            args += [chars, char_lengths]
+        return args
+
+    b, t, c = torch.export.Dim("batch"), torch.export.Dim("time"), torch.export.Dim("chars")
+    dynamic: list[Any] = [{0: b, 1: t}, {0: b}]
+    names = ["words", "lengths"]
+    if with_chars:
+        dynamic.append(({0: b, 1: t, 2: c}, {0: b, 1: t}))
+        names += ["chars", "char_lengths"]
+    result = export_module(
+        TaggerEmissions(network), out, inputs(2, 5, 4), input_names=names, output_names=["emissions"],
+        dynamic_shapes=dynamic, check_args=inputs(4, 9, 6),
+    )
+    extra: dict[str, Any] = {"tags": list(estimator.tags_.items)}
+    if network.crf is not None:
+        transitions, start, end = (s.detach() for s in network.crf._scores())
+        extra["crf"] = {"transitions": transitions.tolist(), "start": start.tolist(), "end": end.tolist()}
+    return _manifest(
+        "tag", [result],
+        notes=["inputs: rnnkit.data.tag_batches.encode_batch(sentences, words, chars) with the saved vocabularies",
+               "decoding outside the graph: Viterbi over emissions with the manifest's crf scores "
+               "(estimator.network.crf.decode), else the arg-max per token"],
+        extra=extra,
+    )
+
+
 def _manifest(app: str, results: list[ExportResult], *, notes: list[str], extra: dict | None = None) -> dict:
     return {"app": app, "format": "onnx", "graphs": [r.to_dict() for r in results], "notes": notes, **(extra or {})}
 
@@ -149,6 +277,8 @@ def _manifest(app: str, results: list[ExportResult], *, notes: list[str], extra:
 EXPORTERS: dict[str, Callable[..., dict]] = {
     "forecast": export_forecaster,
     "classify": export_classifier,
+    "lm": export_language_model,
+    "tag": export_tagger,
 }
 
 
