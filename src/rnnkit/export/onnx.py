@@ -187,6 +187,7 @@ def run_session(path: str | Path, inputs: dict[str, Any], *, threads: int = 1) -
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only (not the notes about unused initialisers)
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     feed = {name: (value.detach().cpu().numpy() if isinstance(value, Tensor) else value)
             for name, value in inputs.items()}
