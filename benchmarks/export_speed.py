@@ -20,13 +20,13 @@ from pathlib import Path
 
 os.environ.setdefault("RNNKIT_AUTOTUNE", "0")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-import rnnkit  # noqa: E402
-from rnnkit.bench.common import machine_description  # noqa: E402
-from rnnkit.export import to_onnx  # noqa: E402
-from rnnkit.optional import require  # noqa: E402
+import rnnkit
+from rnnkit.bench.common import machine_description
+from rnnkit.export import to_onnx
+from rnnkit.optional import require
 
 STACKS = {
     "lstm 2 layers, bidirectional": dict(cell="lstm", num_layers=2, bidirectional=True),
@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> None:
           "1 thread each")
     print(f"batch {args.batch}, {args.steps} steps, input {args.input}, hidden {args.hidden}, random lengths; "
           f"median of {args.repeats}\n")
-    print("| stack | ONNX graph | PyTorch backend | PyTorch ms | onnxruntime ms | ratio (PyTorch / ORT) | max abs diff |")
+    print("| stack | ONNX graph | PyTorch backend | PyTorch ms | onnxruntime ms | ratio (PyTorch / ORT) "
+          "| max abs diff |")
     print("|---|---|---|---:|---:|---:|---:|")
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(args.batch, args.steps, args.input, generator=generator)

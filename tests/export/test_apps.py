@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -133,3 +134,25 @@ def test_tagger_emissions_export_and_viterbi_outside_gives_its_tags(tmp_path):
     assert torch.allclose(crf._scores()[0], torch.tensor(manifest["crf"]["transitions"]))
     decoded = crf.decode(torch.as_tensor(emissions), batch["lengths"])
     assert [[model.tags_.items[k] for k in row] for row in decoded] == model.predict(new)
+
+
+def test_speech_recognizer_exports_offline_and_streams_over_onnxruntime(tmp_path):
+    pytest.importorskip("soundfile")
+    from rnnkit.export.apps import OnnxCTCStreamer
+    from rnnkit.tasks.transcribe.estimator import SpeechRecognizer
+
+    t = np.arange(8000) / 16000
+    clips = [(0.3 * np.sin(2 * np.pi * (200 + 150 * i) * t)).astype(np.float32) for i in range(2)]
+    model = SpeechRecognizer(channels=(4,), hidden_size=8, num_layers=1, n_mels=16, batch_size=2, max_steps=1,
+                             lexicon=False, language_model=False).fit(clips, ["one", "two"])
+    model.save(tmp_path / "model")
+    manifest = export_saved_model(tmp_path / "model", tmp_path / "speech.onnx")
+    assert [Path(g["path"]).name for g in manifest["graphs"]] == ["speech.onnx", "speech.stream.onnx"]
+    assert all(max(g["max_abs_diff"].values()) < TOLERANCE for g in manifest["graphs"])
+    # Streaming over onnxruntime, in chunks, equals the offline PyTorch pass.
+    features = torch.randn(1, 37, 16)
+    with torch.no_grad():
+        offline, _ = model.network(features)
+    stream = OnnxCTCStreamer(model.network, tmp_path / "speech.stream.onnx")
+    parts = [stream.push(features[0, i:i + 8]) for i in range(0, 37, 8)] + [stream.finish()]
+    assert (torch.cat(parts) - offline[0]).abs().max().item() < TOLERANCE

@@ -5,6 +5,14 @@ on them, :func:`export_saved_model` an application's saved model (``rnnkit expor
 See ``docs/export.md``.
 """
 
-from rnnkit.export.onnx import ExportError, ExportResult, RecurrentGraph, export_module, run_session, to_onnx
+from rnnkit.export.onnx import (
+    ExportError,
+    ExportResult,
+    RecurrentGraph,
+    export_module,
+    load_session,
+    run_session,
+    to_onnx,
+)
 
-__all__ = ["ExportError", "ExportResult", "RecurrentGraph", "export_module", "run_session", "to_onnx"]
+__all__ = ["ExportError", "ExportResult", "RecurrentGraph", "export_module", "load_session", "run_session", "to_onnx"]

@@ -177,18 +177,28 @@ def _flatten(value: Any) -> list[Tensor]:
     raise TypeError(f"outputs: expected tensors, tuples or dicts of tensors, got {type(value).__name__}")
 
 
-def run_session(path: str | Path, inputs: dict[str, Any], *, threads: int = 1) -> list[Any]:
-    """Run an exported file in onnxruntime (CPU) on ``{name: tensor or array}``; returns numpy outputs.
+def load_session(path: str | Path, *, threads: int = 1) -> Any:
+    """An onnxruntime CPU session of an exported file, ``threads`` intra-op threads.
 
     Example:
-        >>> y, h = run_session("gru.onnx", {"x": torch.randn(3, 9, 3)})     # doctest: +SKIP
+        >>> session = load_session("gru.onnx")                                # doctest: +SKIP
     """
     ort = require("onnxruntime", "export")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only (not the notes about unused initialisers)
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_session(path_or_session: Any, inputs: dict[str, Any], *, threads: int = 1) -> list[Any]:
+    """Run an exported file (or a :func:`load_session`) on ``{name: tensor or array}``; returns numpy outputs.
+
+    Example:
+        >>> y, h = run_session("gru.onnx", {"x": torch.randn(3, 9, 3)})     # doctest: +SKIP
+    """
+    session = (load_session(path_or_session, threads=threads) if isinstance(path_or_session, (str, Path))
+               else path_or_session)
     feed = {name: (value.detach().cpu().numpy() if isinstance(value, Tensor) else value)
             for name, value in inputs.items()}
     return session.run(None, feed)
