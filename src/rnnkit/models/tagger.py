@@ -132,9 +132,15 @@ class SequenceTagger(nn.Module):
         if self.chars is not None:
             chars, char_lengths = batch["chars"], batch["char_lengths"]
             real = char_lengths > 0
-            encoded = self.chars(chars[real], char_lengths[real])
-            features = encoded.new_zeros(*words.shape, encoded.shape[1])
-            features[real] = encoded
+            if torch.compiler.is_exporting():
+                # A graph holds no data-dependent shapes: encode every position (padding as one
+                # character) and zero the padding's features, the same numbers as below.
+                flat = self.chars(chars.flatten(0, 1), char_lengths.flatten().clamp(min=1))
+                features = flat.view(*words.shape, flat.shape[1]) * real.unsqueeze(-1)
+            else:
+                encoded = self.chars(chars[real], char_lengths[real])
+                features = encoded.new_zeros(*words.shape, encoded.shape[1])
+                features[real] = encoded
             parts.append(features)
         x = self.dropout(torch.cat(parts, dim=2))
         out, _ = self.rnn(x, lengths=lengths)
