@@ -125,3 +125,15 @@ def test_predict_numeric_sequences_from_jsonl(tmp_path, capsys):
     assert "line 2, column 'sequence': step 0, channel 1 is nan" in capsys.readouterr().err
     assert main(["classify", "predict", "--model", str(tmp_path / "model"), "--text", "hello"]) == 2
     assert "this model classifies numeric sequences; give --data FILE.jsonl" in capsys.readouterr().err
+
+
+def test_regularisation_and_ensemble_flags_reach_the_estimator():
+    from types import SimpleNamespace
+
+    from rnnkit.tasks.classify.app import APP
+    from rnnkit.tasks.classify.config import ClassifyAppConfig
+
+    config = ClassifyAppConfig(data="reviews.csv", ensemble=3, word_dropout=0.15, pooling="max_mean")
+    model = APP.build(config, SimpleNamespace(kind="text"))
+    assert (model.ensemble, model.word_dropout, model.pooling) == (3, 0.15, "max_mean")
+    assert type(model).from_config(model.get_config()).ensemble == 3  # the next folds are built from the config

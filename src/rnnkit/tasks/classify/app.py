@@ -109,6 +109,8 @@ class ClassifyApp(Application):
             data.fold_results = [{"scores": estimator.evaluate(_subset(data.inputs, test), _subset(data.labels, test)),
                                   "seconds": float("nan")}]
         model_name = f"rnnkit {estimator.cell} ({estimator.pooling} pooling)"
+        if estimator.ensemble > 1:
+            model_name += f", ensemble of {estimator.ensemble}"
         metrics = {model_name: _summary([r["scores"] for r in data.fold_results],
                                         [r["seconds"] for r in data.fold_results])}
         names = config.baselines or (SEQUENCE_BASELINES if data.kind == "sequence" else TEXT_BASELINES)
