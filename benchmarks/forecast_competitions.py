@@ -14,6 +14,7 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -32,6 +33,9 @@ def main() -> None:
     parser.add_argument("--models", default="lstm,es-rnn", help="rnnkit models: lstm, es-rnn (comma-separated)")
     parser.add_argument("--statistical", default="AutoETS,AutoTheta,AutoARIMA,SeasonalNaive,Naive2",
                         help="statistical models run beside rnnkit (comma-separated)")
+    parser.add_argument("--arima-series", type=int,
+                        help="run AutoARIMA only on this many series drawn at random (seed 0) from larger subsets, "
+                             "and score every method on those series too (subset name 'NAME[N]')")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="runs/bench-competitions")
     args = parser.parse_args()
@@ -45,9 +49,16 @@ def main() -> None:
         if preset["series"]:
             subset = subset.head(preset["series"], seed=0)
         start = time.perf_counter()
+        statistical = tuple(args.statistical.split(","))
+        sample = None
+        if args.arima_series and "AutoARIMA" in statistical and len(subset) > args.arima_series:
+            statistical = tuple(m for m in statistical if m != "AutoARIMA")
+            sample = np.sort(np.random.default_rng(0).choice(len(subset), size=args.arima_series, replace=False))
         result = run_competition(subset, seeds=args.seeds, models=tuple(args.models.split(",")),
-                                 statistical=tuple(args.statistical.split(",")),
+                                 statistical=statistical,
                                  rnn_options={"max_steps": args.max_steps or preset["max_steps"]})
+        if sample is not None:
+            rows.extend(_sampled_rows(subset, result, sample))
         print(f"\n## {name}: {len(subset)} series, horizon {subset.horizon}, period {subset.season_length} "
               f"({time.perf_counter() - start:.0f} s wall)\n")
         table = pd.DataFrame(result.scores).T
@@ -61,7 +72,7 @@ def main() -> None:
         frame.to_csv(out / "competitions.csv", index=False)
     overall = []
     for competition in sorted({s.split("-")[0] for s in frame["subset"]}):
-        part = frame[frame["subset"].str.startswith(competition)]
+        part = frame[frame["subset"].str.startswith(competition) & ~frame["subset"].str.contains("[", regex=False)]
         # Averages over all series of the competition (each subset weighted by its series count).
         for method, group in part.groupby("method", sort=False):
             weights = group["series"]
@@ -74,6 +85,26 @@ def main() -> None:
                        for c in summary["competition"].unique())
     (out / "competitions.md").write_text(f"machine: {cpu}; preset {args.preset}\n\n{text}\n")
     print("\n" + text)
+
+
+def _sampled_rows(subset, result, sample) -> list[dict]:
+    """AutoARIMA on the ``sample`` series of ``subset``, and every method scored on those series."""
+    from rnnkit.metrics.competition import competition_scores
+    from rnnkit.tasks.forecast.statistical import statistical_forecasts
+
+    train, test = [subset.train[i] for i in sample], [subset.test[i] for i in sample]
+    arima, seconds = statistical_forecasts(train, subset.horizon, subset.season_length, models=("AutoARIMA",))
+    name = f"{subset.name}[{len(sample)}]"
+    rows = []
+    for method, forecasts in {**result.forecasts, **arima}.items():
+        values = arima["AutoARIMA"] if method == "AutoARIMA" else [forecasts[i] for i in sample]
+        cpu = seconds["AutoARIMA"] if method == "AutoARIMA" else float("nan")
+        rows.append({"subset": name, "series": len(sample), "method": method,
+                     **competition_scores(train, test, values, season_length=subset.season_length), "CPU s": cpu})
+    print(f"\n## {name}: AutoARIMA on {len(sample)} of {len(subset)} series (random, seed 0), every method scored "
+          f"on them\n\n" + pd.DataFrame(rows).set_index("method").drop(columns=["subset", "series"])
+          .to_markdown(floatfmt=".3f"), flush=True)
+    return rows
 
 
 if __name__ == "__main__":
