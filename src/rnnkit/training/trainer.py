@@ -39,6 +39,9 @@ from rnnkit.training.signals import StopSignals, TrainingInterrupted, resume_hin
 from rnnkit.training.state import AccumulationGroup, FitResult, RunState, TrainingDiverged, seed_everything
 from rnnkit.training.steps import NO_STATE, StepRunner, loss_and_logs, tbptt_windows
 
+#: At most one epoch line per this many seconds (the first and last epochs' always).
+EPOCH_LINE_SECONDS = 5.0
+
 
 @dataclass
 class _Loop:
@@ -65,6 +68,7 @@ class _Loop:
     checkpoint_due: bool = False
     last_written: Path | None = None
     stop_reason: str = ""
+    last_line: float = -math.inf         # when the last epoch line was written (perf_counter)
 
     def log(self, row: dict[str, Any]) -> None:
         for sink in (self.csv_log, self.tb_log):
@@ -349,13 +353,19 @@ class Trainer(CheckpointMixin):
         record["seconds"] = time.perf_counter() - loop.epoch_started
         state.history.append(record)
         loop.log({"step": state.step, "epoch": state.epoch, **{k: v for k, v in record.items() if k[:4] == "val_"}})
-        loop.progress.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                     for k, v in record.items()))
         self._call("on_epoch_end", state.epoch, record)
         if self.should_stop:  # a callback ended the run (early stopping, a target reached)
             reason = self._stop_reason or "callback"
             if reason != "callback" or not loop.stop_reason:
                 loop.stop_reason = reason
+        # One line per epoch, but at most one per EPOCH_LINE_SECONDS (an epoch of one batch would
+        # otherwise print a line per step), and always the first and the last epoch's.
+        now = time.perf_counter()
+        last = bool(loop.stop_reason) or (cfg.max_epochs is not None and state.epoch + 1 >= cfg.max_epochs)
+        if state.epoch == 0 or last or now - loop.last_line >= EPOCH_LINE_SECONDS:
+            loop.last_line = now
+            loop.progress.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                         for k, v in record.items()))
         if finished_epoch:
             state.epoch += 1
             state.batch_in_epoch = 0

@@ -134,6 +134,17 @@ class LanguageModelApp(Application):
             columns["test bpc"] = scores["bpc"]
         return columns
 
+    # ------------------------------------------------------------------------------- serve
+    def serve_request_model(self) -> Any:
+        from rnnkit.tasks.lm.serving import GenerateRequest
+
+        return GenerateRequest
+
+    def serve(self, estimator: Any, request: Any) -> Any:
+        from rnnkit.tasks.lm.serving import answer
+
+        return answer(estimator, request)
+
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--prompt", default="", help="text to start from (default: a line break)")
         parser.add_argument("--max-tokens", type=int, default=200, help="tokens to sample")
