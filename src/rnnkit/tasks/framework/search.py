@@ -88,7 +88,7 @@ def tune(
         timeout: stop starting trials after this many seconds.
         output_dir: where to write ``best.yaml``, ``trials.csv``, ``history.png`` and
             ``importances.png`` (default ``runs/tune/<app>``).
-        seed: the sampler's seed.
+        seed: the sampler's seed (a resumed study's sampler gets ``seed`` + the trials it has).
 
     Returns:
         The ``optuna.Study``.
@@ -114,6 +114,9 @@ def tune(
         )
     except Exception as error:  # optuna raises several storage errors (sqlalchemy, value, ...)
         raise SearchError(f"--storage: cannot open {storage!r}: {error}") from None
+    # A resumed study gets a sampler seeded past the trials it has: with the same seed, a new process
+    # would draw the same start-up points again and repeat the first trials of the study.
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
 
     def objective(trial: Any) -> float:
         nonlocal direction
