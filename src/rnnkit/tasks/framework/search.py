@@ -180,6 +180,7 @@ def _plots(study: Any, out: Path) -> dict[str, Path]:
     ax.plot(range(len(values)), values, "o", label="trial")
     ax.plot(range(len(values)), [min(values[: i + 1]) for i in range(len(values))], "-", label="best so far")
     ax.set_xlabel("complete trial")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # trials are whole numbers
     ax.set_ylabel("objective (minimised)")
     ax.legend()
     ax.set_title("optimisation history")
