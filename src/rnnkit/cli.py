@@ -289,6 +289,29 @@ def _serve(argv: Sequence[str]) -> int:
     return 0
 
 
+def _export(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit export", allow_abbrev=False,
+        description="Export an application's saved model to ONNX (dynamic batch and length, lengths inside the "
+                    "graph), checked in onnxruntime against PyTorch; writes OUT and a manifest OUT.json.")
+    parser.add_argument("--model", required=True, metavar="DIR", help="the saved model (runs/<app>/<name>/model)")
+    parser.add_argument("--format", default="onnx", choices=["onnx"], help="export format (default onnx)")
+    parser.add_argument("--out", help="the .onnx file to write (default DIR.onnx beside DIR)")
+    args = parser.parse_args(argv)
+    from rnnkit.export import ExportError
+    from rnnkit.export.apps import export_saved_model
+
+    try:
+        manifest = export_saved_model(args.model, args.out, format=args.format)
+    except ExportError as error:
+        raise CLIError(str(error)) from None
+    for graph in manifest["graphs"]:
+        worst = max(graph["max_abs_diff"].values(), default=float("nan"))
+        print(f"wrote {graph['path']}: inputs {', '.join(graph['inputs'])}; outputs {', '.join(graph['outputs'])}; "
+              f"onnxruntime vs PyTorch max |diff| {worst:.2g} at {graph['checked_shapes']}")
+    return 0
+
+
 #: ``rnnkit bench NAME``: each benchmark parses its own flags.
 BENCHMARKS = {
     "speed": (_bench_speed, "every cell on every backend against torch.nn and the loop, plus peak memory"),
@@ -315,6 +338,7 @@ COMMANDS = {
     "diagnose": (_diagnose, "plot the gradient norm per time step and layer (vanishing gradients)"),
     "demo": (_demo, "the forecasting pipeline on the embedded sunspot series (same as rnnkit forecast)"),
     "serve": (_serve, "serve saved models over HTTP: rnnkit serve --model DIR [--model NAME=DIR] [--port 8000]"),
+    "export": (_export, "export a saved model to ONNX: rnnkit export --model DIR --format onnx [--out model.onnx]"),
     "tune": (_tune, "hyperparameter search with Optuna: rnnkit tune APP --trials N [--storage sqlite:///s.db]"),
     "bench": (_bench, "benchmarks: rnnkit bench speed|longrange [--quick] (rnnkit bench --help lists them)"),
 }
