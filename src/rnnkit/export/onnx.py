@@ -212,7 +212,7 @@ def compare(module: nn.Module, path: str | Path, args: Sequence[Tensor], input_n
     got = run_session(path, dict(zip(input_names, args, strict=True)))
     if len(got) != len(expected):
         raise ExportError(f"outputs: the ONNX file has {len(got)} outputs, PyTorch returned {len(expected)}")
-    return {name: float((torch.as_tensor(g) - e.float()).abs().max()) if e.numel() else 0.0
+    return {name: float((torch.as_tensor(g).double() - e.double()).abs().max()) if e.numel() else 0.0
             for name, g, e in zip(output_names, got, expected, strict=True)}
 
 
