@@ -275,14 +275,17 @@ def _serve(argv: Sequence[str]) -> int:
                         help="a model directory (repeat for several models)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger requests get 413")
+    parser.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger JSON requests get 413")
+    parser.add_argument("--max-upload-bytes", type=int, default=20_000_000,
+                        help="larger uploads (POST /v1/transcribe) get 413")
     args = parser.parse_args(argv)
     from rnnkit.tasks.framework.serve import load_models, serve
 
     models = load_models(args.model)
     print(f"rnnkit serve: {', '.join(f'{n} (rnnkit {a.name})' for n, (a, _) in models.items())} on "
           f"http://{args.host}:{args.port} (docs at /docs)")
-    serve(models, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes)
+    serve(models, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes,
+          max_upload_bytes=args.max_upload_bytes)
     return 0
 
 

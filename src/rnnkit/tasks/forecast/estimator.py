@@ -54,7 +54,7 @@ class ForecasterConfig:
     max_epochs: int | None = None
     patience: int | None = None
     seed: int = 0
-    progress: bool = False
+    progress: bool | None = None
     trainer_options: dict = field(default_factory=dict)
 
     def check(self) -> None:
@@ -153,7 +153,8 @@ class Forecaster(Estimator):
             the network and ETS, and forecast with whichever had the lowest scaled error there
             (``explain()`` says which and why); ``"none"``: always the network.
         seed: random seed of initialisation, batching and sampling.
-        progress: show a progress bar while training.
+        progress: show a progress bar (and a line per epoch, at most one per 5 s) while training;
+            ``None`` (default): only when running interactively (stderr is a terminal).
 
     Example:
         >>> from rnnkit.data import load_sunspots
