@@ -27,6 +27,7 @@ while true; do
     bi-aug) run bi-aug --models bidirectional --augment true ;;
     bi-plain) run bi-plain --models bidirectional --augment false ;;
     stream-aug) run stream-aug --models streaming --augment true ;;
+    stream-plain) run stream-plain --models streaming --augment false ;;
     bi-aug-voices) run bi-aug-voices --models bidirectional --augment true --extra-voices true ;;
     peer) run peer --models pocketsphinx --peer-test 12 ;;
     default-run)
