@@ -11,8 +11,13 @@ every method on the same folds. JapaneseVowels (UEA, from the sktime 1.2.0 wheel
 Targets (issue 11): MR accuracy >= 80.0 % without pretrained vectors and above TF-IDF + LR in the same
 run; JapaneseVowels test accuracy >= 98 %. The script prints the table and says which hold.
 
-Usage: python benchmarks/classify.py [--folds 10] [--cells lstm,gru,mingru] [--max-minutes 60]
+Usage: python benchmarks/classify.py [--folds 10] [--cells lstm gru "gru ensemble=3"] [--max-minutes 60]
        [--json runs/bench-classify.json]
+
+Each --cells entry is a cell name, optionally followed by settings that replace the shared ones for
+that row only (``key=value``, values read as JSON where they parse: ``"lstm pooling=max_mean
+word_dropout=0.1 ensemble=3"``). Seconds are reported per fold as wall-clock and CPU (user + sys of
+this process).
 """
 
 from __future__ import annotations
@@ -41,14 +46,32 @@ def mean_std(values: list[float]) -> str:
     return f"{a.mean():.2f} ± {a.std(ddof=1):.2f}" if len(a) > 1 else f"{a.mean():.2f}"
 
 
+def parse_cell(spec: str) -> tuple[str, dict]:
+    """``"gru ensemble=3 pooling=max_mean"`` -> ``("gru", {"ensemble": 3, "pooling": "max_mean"})``."""
+    cell, *pairs = spec.split()
+    extra = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--cells: expected key=value after the cell name, got {pair!r} in {spec!r}")
+        try:
+            extra[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            extra[key] = raw
+    return cell, extra
+
+
 def run_mr(args, results: dict, deadline: float) -> None:
     texts, labels = load_mr()
     folds = stratified_folds(labels, 10, seed=args.seed)[: args.folds]
     settings = {**TEXT_SETTINGS, "max_epochs": args.max_epochs, "hidden_size": args.hidden_size,
                 "embedding_dim": args.embedding_dim, "time_budget": args.fold_budget, "seed": args.seed}
     results["mr_settings"] = settings
-    methods = ["majority", "tfidf_lr", *[f"rnnkit {c}" for c in args.cells]]
-    rows = results.setdefault("mr", {m: {"accuracy": [], "macro_f1": [], "seconds": [], "epochs": []} for m in methods})
+    specs = {f"rnnkit {c}": parse_cell(c) for c in args.cells}
+    results["mr_cells"] = {name: {"cell": cell, **extra} for name, (cell, extra) in specs.items()}
+    methods = ["majority", "tfidf_lr", *specs]
+    rows = results.setdefault("mr", {m: {"accuracy": [], "macro_f1": [], "seconds": [], "cpu_seconds": [],
+                                         "epochs": []} for m in methods})
     classes = sorted(set(labels))
     for k, (train, test) in enumerate(folds):
         if time.perf_counter() > deadline:
@@ -58,21 +81,22 @@ def run_mr(args, results: dict, deadline: float) -> None:
         test_x, test_y = [texts[i] for i in test], [labels[i] for i in test]
         targets = np.array([classes.index(v) for v in test_y])
         for method in methods:
-            start = time.perf_counter()
-            if method.startswith("rnnkit "):
-                model = TextClassifier(cell=method.split()[1], **settings).fit(train_x, train_y)
+            start, cpu_start = time.perf_counter(), time.process_time()
+            if method in specs:
+                cell, extra = specs[method]
+                model = TextClassifier(cell=cell, **{**settings, **extra}).fit(train_x, train_y)
                 scores = model.evaluate(test_x, test_y)
                 epochs = len(model.history_)
             else:
                 probs = fit_predict_proba(method, train_x, train_y, test_x, classes, seed=args.seed)
                 scores = classification_scores(targets, probs, classes)
                 epochs = 0
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
             for key, value in (("accuracy", scores["accuracy"]), ("macro_f1", scores["macro_f1"]),
-                               ("seconds", seconds), ("epochs", epochs)):
+                               ("seconds", seconds), ("cpu_seconds", cpu), ("epochs", epochs)):
                 rows[method][key].append(value)
-            print(f"fold {k + 1}: {method:<14} accuracy {scores['accuracy']:.2%}  {seconds:6.0f} s  "
-                  f"{epochs} epochs", flush=True)
+            print(f"fold {k + 1}: {method:<14} accuracy {scores['accuracy']:.2%}  {seconds:6.0f} s wall  "
+                  f"{cpu:6.0f} s CPU  {epochs} epochs", flush=True)
         results["mr_folds_done"] = k + 1
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1))
@@ -90,12 +114,13 @@ def run_vowels(args, results: dict) -> None:
         out[NAMES[name]] = {"accuracy": classification_scores(targets, probs, classes)["accuracy"],
                             "seconds": time.perf_counter() - start}
     for seed in range(args.vowel_seeds):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model = SequenceClassifier(cell="lstm", seed=seed, **VOWELS_DEFAULTS).fit(train_x, train_y)
         accuracy = model.evaluate(test_x, test_y)["accuracy"]
-        out.setdefault("rnnkit lstm", {"accuracy": [], "seconds": []})
+        out.setdefault("rnnkit lstm", {"accuracy": [], "seconds": [], "cpu_seconds": []})
         out["rnnkit lstm"]["accuracy"].append(accuracy)
         out["rnnkit lstm"]["seconds"].append(time.perf_counter() - start)
+        out["rnnkit lstm"]["cpu_seconds"].append(time.process_time() - cpu_start)
         print(f"JapaneseVowels seed {seed}: rnnkit lstm test accuracy {accuracy:.2%}", flush=True)
     results["japanese_vowels"] = out
     results["vowels_settings"] = VOWELS_DEFAULTS
@@ -107,13 +132,15 @@ def report(results: dict) -> str:
         done = results.get("mr_folds_done", 0)
         lines += [f"MR, {done} of 10 folds (seed {results['seed']}), accuracy and macro-F1 in % "
                   "(mean ± std over folds)",
-                  "", "| method | accuracy % | macro-F1 % | seconds/fold | epochs |", "|---|---:|---:|---:|---:|"]
+                  "", "| method | accuracy % | macro-F1 % | s/fold wall | s/fold CPU | epochs |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for method, row in results["mr"].items():
             if not row["accuracy"]:
                 continue
             name = NAMES.get(method, method)
             lines.append(f"| {name} | {mean_std(row['accuracy'])} | {mean_std(row['macro_f1'])} | "
-                         f"{np.mean(row['seconds']):.0f} | {np.mean(row['epochs']):.1f} |")
+                         f"{np.mean(row['seconds']):.0f} | {np.mean(row['cpu_seconds']):.0f} | "
+                         f"{np.mean(row['epochs']):.1f} |")
         best = max((m for m in results["mr"] if m.startswith("rnnkit") and results["mr"][m]["accuracy"]),
                    key=lambda m: np.mean(results["mr"][m]["accuracy"]), default=None)
         if best is not None:
@@ -124,11 +151,12 @@ def report(results: dict) -> str:
     if "japanese_vowels" in results:
         jv = results["japanese_vowels"]
         lines += ["", "JapaneseVowels, official 270/370 split, test accuracy %", "",
-                  "| method | accuracy % | seconds |", "|---|---:|---:|"]
+                  "| method | accuracy % | seconds wall | seconds CPU |", "|---|---:|---:|---:|"]
         for method, row in jv.items():
             acc = row["accuracy"]
             shown = mean_std(acc) if isinstance(acc, list) else f"{acc * 100:.2f}"
-            lines.append(f"| {method} | {shown} | {np.mean(row['seconds']):.1f} |")
+            cpu = f"{np.mean(row['cpu_seconds']):.1f}" if "cpu_seconds" in row else "—"
+            lines.append(f"| {method} | {shown} | {np.mean(row['seconds']):.1f} | {cpu} |")
         best = np.mean(jv["rnnkit lstm"]["accuracy"]) * 100
         lines += ["", f"target JapaneseVowels >= 98 %: {'met' if best >= 98 else 'NOT met'} ({best:.2f} %, mean of "
                   f"{len(jv['rnnkit lstm']['accuracy'])} seed(s))"]
@@ -138,7 +166,8 @@ def report(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", type=int, default=10, help="MR folds to run, of the 10")
-    parser.add_argument("--cells", default="lstm,gru,mingru", help="comma-separated rnnkit cells")
+    parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "mingru"],
+                        help="rnnkit rows: a cell name, optionally with key=value settings (quote each row)")
     parser.add_argument("--max-epochs", type=int, default=8)
     parser.add_argument("--hidden-size", type=int, default=128)
     parser.add_argument("--embedding-dim", type=int, default=128)
@@ -151,7 +180,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="write the raw results here (after every fold)")
     args = parser.parse_args()
-    args.cells = [c for c in args.cells.split(",") if c]
     torch.set_num_threads(args.threads)
     results = {"machine": machine_description("cpu"), "seed": args.seed, "threads": args.threads}
     print(results["machine"], flush=True)

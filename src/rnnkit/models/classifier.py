@@ -7,7 +7,8 @@ The network behind :class:`rnnkit.TextClassifier` and :class:`rnnkit.SequenceCla
 * encoder: any rnnkit cell as a :class:`~rnnkit.Recurrent` stack, bidirectional by default, given
   the batch's ``lengths`` (nothing is packed here);
 * pooling over time (:class:`SequencePooling`): ``last`` (forward direction at the last real step
-  and backward direction at the first), ``mean``/``max`` over the real steps, or ``attention``
+  and backward direction at the first), ``mean``/``max`` over the real steps, ``max_mean`` (both,
+  concatenated: twice the features), or ``attention``
   (a learnt query scores every step, softmax over the real ones; Yang et al. 2016, §2.2 without
   the hierarchy) whose weights :meth:`SequenceClassifierNet.forward` can return;
 * dropout and a linear layer to one logit per class.
@@ -19,6 +20,8 @@ Loss: cross-entropy (multi-class, with optional class weights) or per-class bina
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -26,7 +29,7 @@ from torch.nn import functional as F
 from rnnkit.layers import Recurrent
 from rnnkit.serialization import Saveable
 
-POOLINGS = ("last", "mean", "max", "attention")
+POOLINGS = ("last", "mean", "max", "max_mean", "attention")
 
 
 class SequencePooling(nn.Module):
@@ -34,13 +37,15 @@ class SequencePooling(nn.Module):
 
     Args:
         size: the feature size ``D``.
-        mode: ``"last"``, ``"mean"``, ``"max"`` or ``"attention"``.
+        mode: ``"last"``, ``"mean"``, ``"max"``, ``"max_mean"`` (max and mean concatenated) or
+            ``"attention"``.
         directions: 2 when the encoder is bidirectional: ``"last"`` then takes the forward half at
             step ``lengths - 1`` and the backward half at step 0 (where each has read everything).
 
     Shape:
         ``outputs``: ``(B, T, D)``, zero past each length; ``lengths``: ``(B,)``; returns ``(B, D)``
-        and, for attention, the weights ``(B, T)`` (zero past each length, each row summing to 1).
+        (``(B, 2D)`` for ``max_mean``: max first) and, for attention, the weights ``(B, T)`` (zero
+        past each length, each row summing to 1).
 
     Example:
         >>> pool = SequencePooling(4, "mean")
@@ -54,6 +59,7 @@ class SequencePooling(nn.Module):
             raise ValueError(f"pooling: expected one of {', '.join(POOLINGS)}, got {mode!r}")
         self.mode = mode
         self.directions = directions
+        self.output_size = 2 * size if mode == "max_mean" else size
         if mode == "attention":
             self.project = nn.Linear(size, size)
             self.query = nn.Linear(size, 1, bias=False)
@@ -66,6 +72,9 @@ class SequencePooling(nn.Module):
             return outputs.sum(1) / lengths[:, None].to(outputs.dtype), None
         if self.mode == "max":
             return outputs.masked_fill(~mask[..., None], float("-inf")).amax(1), None
+        if self.mode == "max_mean":
+            peak = outputs.masked_fill(~mask[..., None], float("-inf")).amax(1)
+            return torch.cat([peak, outputs.sum(1) / lengths[:, None].to(outputs.dtype)], dim=-1), None
         if self.mode == "last":
             rows = torch.arange(outputs.shape[0], device=outputs.device)
             last = outputs[rows, lengths - 1]
@@ -93,7 +102,11 @@ class SequenceClassifierNet(nn.Module, Saveable):
         bidirectional: read each sequence both ways.
         dropout: before the classifier and between recurrent layers.
         embedding_dropout: dropout on the embedded inputs.
-        pooling: ``"last"``, ``"mean"``, ``"max"`` or ``"attention"`` (see :class:`SequencePooling`).
+        word_dropout: in training, the share of real tokens replaced by ``unk_idx`` (token inputs
+            only; Iyyer et al. 2015, Dai & Le 2015: the classifier cannot lean on a few rare words).
+        unk_idx: the unknown-token id ``word_dropout`` writes.
+        pooling: ``"last"``, ``"mean"``, ``"max"``, ``"max_mean"`` or ``"attention"`` (see
+            :class:`SequencePooling`).
         multi_label: independent sigmoid per class (binary cross-entropy) instead of softmax.
         class_weights: ``C`` loss weights (multi-class) or positive-class weights (multi-label).
         padding_idx: the padding id of token inputs.
@@ -122,6 +135,8 @@ class SequenceClassifierNet(nn.Module, Saveable):
         bidirectional: bool = True,
         dropout: float = 0.5,
         embedding_dropout: float = 0.0,
+        word_dropout: float = 0.0,
+        unk_idx: int = 1,
         pooling: str = "max",
         multi_label: bool = False,
         class_weights: list[float] | None = None,
@@ -135,14 +150,22 @@ class SequenceClassifierNet(nn.Module, Saveable):
             raise ValueError(f"num_classes: expected at least 2, got {num_classes}")
         if class_weights is not None and len(class_weights) != num_classes:
             raise ValueError(f"class_weights: expected {num_classes} (one per class), got {len(class_weights)}")
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError(f"word_dropout: expected a probability in [0, 1), got {word_dropout!r}")
+        if word_dropout and vocab_size is None:
+            raise ValueError("word_dropout: only for token inputs (vocab_size); numeric inputs have no unknown token")
         self.options = dict(
             num_classes=num_classes, vocab_size=vocab_size, input_size=input_size, embedding_dim=embedding_dim,
             cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-            dropout=dropout, embedding_dropout=embedding_dropout, pooling=pooling, multi_label=multi_label,
+            dropout=dropout, embedding_dropout=embedding_dropout, word_dropout=word_dropout, unk_idx=unk_idx,
+            pooling=pooling, multi_label=multi_label,
             class_weights=None if class_weights is None else [float(w) for w in class_weights],
             padding_idx=padding_idx, backend=backend,
         )
         self.multi_label = multi_label
+        self.word_dropout = word_dropout
+        self.unk_idx = unk_idx
+        self.padding_idx = padding_idx
         if vocab_size is not None:
             self.input = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
         else:
@@ -154,7 +177,7 @@ class SequenceClassifierNet(nn.Module, Saveable):
         directions = 2 if bidirectional else 1
         self.pool = SequencePooling(self.encoder.output_size, pooling, directions=directions)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.encoder.output_size, num_classes)
+        self.head = nn.Linear(self.pool.output_size, num_classes)
         weights = torch.ones(num_classes) if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
         self.register_buffer("class_weights", weights)
 
@@ -163,6 +186,9 @@ class SequenceClassifierNet(nn.Module, Saveable):
 
     def forward(self, inputs: Tensor, lengths: Tensor, *, return_attention: bool = False):
         """Logits ``(B, C)``; with ``return_attention``, also the pooling weights ``(B, T)`` (or None)."""
+        if self.training and self.word_dropout > 0:
+            drop = (torch.rand(inputs.shape, device=inputs.device) < self.word_dropout) & (inputs != self.padding_idx)
+            inputs = inputs.masked_fill(drop, self.unk_idx)
         x = self.input_dropout(self.input(inputs))
         outputs, _ = self.encoder(x, lengths=lengths.cpu())
         pooled, weights = self.pool(outputs, lengths)
@@ -195,4 +221,41 @@ class SequenceClassifierNet(nn.Module, Saveable):
         return self(batch["inputs"], batch["lengths"])
 
 
-__all__ = ["POOLINGS", "SequenceClassifierNet", "SequencePooling"]
+class ClassifierEnsemble(nn.Module):
+    """Several :class:`SequenceClassifierNet` members whose class probabilities are averaged.
+
+    The forward pass returns logits whose softmax (multi-class) or sigmoid (multi-label) is the
+    members' mean probability: ``log(mean softmax)``, or ``logit(mean sigmoid)``; attention weights
+    (when the members pool by attention) are averaged too.
+
+    Args:
+        members: the trained networks, all with the same classes and input kind.
+
+    Example:
+        >>> nets = [SequenceClassifierNet(2, vocab_size=50, embedding_dim=4, hidden_size=4) for _ in range(3)]
+        >>> ClassifierEnsemble(nets)(torch.randint(1, 50, (2, 5)), torch.tensor([5, 3])).shape
+        torch.Size([2, 2])
+    """
+
+    def __init__(self, members: list[SequenceClassifierNet]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("members: expected at least one network, got none")
+        self.members = nn.ModuleList(members)
+        self.multi_label = members[0].multi_label
+        self.pool = members[0].pool
+
+    def forward(self, inputs: Tensor, lengths: Tensor, *, return_attention: bool = False):
+        """Logits of the mean probability ``(B, C)``; with ``return_attention``, also the mean weights."""
+        logits, weights = zip(*(m(inputs, lengths, return_attention=True) for m in self.members), strict=True)
+        stacked = torch.stack(logits)
+        if self.multi_label:
+            mean = torch.sigmoid(stacked).mean(0).clamp(1e-7, 1 - 1e-7)
+            out = torch.log(mean) - torch.log1p(-mean)
+        else:
+            out = torch.logsumexp(torch.log_softmax(stacked, -1), 0) - math.log(len(self.members))
+        mean_weights = None if weights[0] is None else torch.stack(weights).mean(0)
+        return (out, mean_weights) if return_attention else out
+
+
+__all__ = ["POOLINGS", "ClassifierEnsemble", "SequenceClassifierNet", "SequencePooling"]

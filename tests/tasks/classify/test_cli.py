@@ -89,3 +89,51 @@ def test_help_lists_the_settings(capsys):
     assert exit_info.value.code == 0
     printed = capsys.readouterr().out
     assert "--text-col" in printed and "--pooling" in printed and "--folds" in printed
+
+
+def test_predict_numeric_sequences_from_jsonl(tmp_path, capsys):
+    import numpy as np
+
+    from rnnkit.tasks.classify.estimator import SequenceClassifier
+
+    from .helpers import TINY
+
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(int(rng.integers(3, 9)), 2)) + (1.5 if i % 2 else -1.5) for i in range(60)]
+    y = ["up" if i % 2 else "down" for i in range(60)]
+    SequenceClassifier(**TINY).fit(x, y).save(tmp_path / "model")
+    lines = [json.dumps({"id": "a", "sequence": [[3.0, 2.5], [2.0, 3.5], [2.5, 2.5]]}), "",
+             json.dumps({"id": "b", "sequence": [[-3.0, -2.0]]})]
+    (tmp_path / "new.jsonl").write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert main(["classify", "predict", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "new.jsonl"),
+                 "--out", str(tmp_path / "pred.csv")]) == 0
+    with open(tmp_path / "pred.csv", encoding="utf-8") as f:
+        predicted = list(csv.DictReader(f))
+    assert [(p["line"], p["label"]) for p in predicted] == [("1", "up"), ("3", "down")]
+    assert all(0.5 < float(p["probability"]) <= 1.0 for p in predicted)
+    capsys.readouterr()
+    assert main(["classify", "predict", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "new.jsonl")]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("up\t")
+
+    (tmp_path / "three.jsonl").write_text('{"sequence": [[1, 2, 3]]}\n')
+    assert main(["classify", "predict", "--model", str(tmp_path / "model"), "--data",
+                 str(tmp_path / "three.jsonl")]) == 2
+    assert "the model expects 2 channel(s) per step" in capsys.readouterr().err
+    (tmp_path / "nan.jsonl").write_text('{"sequence": [[1, 2]]}\n{"sequence": [[1, NaN]]}\n')
+    assert main(["classify", "predict", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "nan.jsonl")]) == 2
+    assert "line 2, column 'sequence': step 0, channel 1 is nan" in capsys.readouterr().err
+    assert main(["classify", "predict", "--model", str(tmp_path / "model"), "--text", "hello"]) == 2
+    assert "this model classifies numeric sequences; give --data FILE.jsonl" in capsys.readouterr().err
+
+
+def test_regularisation_and_ensemble_flags_reach_the_estimator():
+    from types import SimpleNamespace
+
+    from rnnkit.tasks.classify.app import APP
+    from rnnkit.tasks.classify.config import ClassifyAppConfig
+
+    config = ClassifyAppConfig(data="reviews.csv", ensemble=3, word_dropout=0.15, pooling="max_mean")
+    model = APP.build(config, SimpleNamespace(kind="text"))
+    assert (model.ensemble, model.word_dropout, model.pooling) == (3, 0.15, "max_mean")
+    assert type(model).from_config(model.get_config()).ensemble == 3  # the next folds are built from the config

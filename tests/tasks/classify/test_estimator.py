@@ -93,6 +93,8 @@ def test_sequence_classifier_on_numbers_and_nan():
     bad[2][1, 1] = np.nan
     with pytest.raises(ValueError, match=r"X: sequence 2 has NaN or infinite values \(first at step 1, feature 1\)"):
         model.predict(bad)
+    with pytest.raises(ValueError, match=r"X: sequence 2 has NaN or infinite values \(first at step 1, feature 1\)"):
+        SequenceClassifier(**TINY).fit(bad, y[:3])
     with pytest.raises(ValueError, match="X: expected 2 features"):
         model.predict([np.ones((3, 5))])
     torch.testing.assert_close(torch.tensor(model.mean_), torch.tensor(np.concatenate(x).mean(0)), rtol=0.2, atol=0.2)
@@ -107,3 +109,28 @@ def test_serving_answer_gives_labels_and_probabilities(fitted):
     assert out["labels"] == ["pos", "neg"]
     assert set(out["probabilities"][0]) == {"neg", "pos"}
     assert out["probabilities"][0]["pos"] == pytest.approx(float(fitted.predict_proba(["a lovely film"])[0, 1]))
+
+
+def test_ensemble_averages_seeded_members_and_round_trips(tmp_path):
+    texts, labels = sentences(60)
+    model = TextClassifier(**{**TINY, "max_epochs": 4}, ensemble=2, word_dropout=0.1).fit(texts, labels)
+    members = model.network_.members
+    assert len(members) == 2 and len(model.member_histories_) == 2
+    assert not torch.equal(members[0].head.weight, members[1].head.weight)  # seeds 0 and 1
+    single = TextClassifier(**{**TINY, "max_epochs": 4}, word_dropout=0.1).fit(texts, labels)
+    torch.testing.assert_close(members[0].head.weight, single.network_.head.weight)  # member 0 = the seed-0 model
+    test = sentences(10, seed=2)[0]
+    probs = []
+    for member in members:
+        model_single = TextClassifier(**TINY)
+        model_single.__dict__.update({k: v for k, v in single.__dict__.items() if k != "network_"},
+                                     network_=member)
+        probs.append(model_single.predict_proba(test))
+    np.testing.assert_allclose(model.predict_proba(test), np.mean(probs, 0), rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "ens")
+    again = rnnkit.load(tmp_path / "ens")
+    np.testing.assert_allclose(again.predict_proba(test), model.predict_proba(test), rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="ensemble: expected a number of networks >= 1, got 0"):
+        TextClassifier(ensemble=0)
+    with pytest.raises(ValueError, match=r"word_dropout: expected a probability in \[0, 1\), got -0.1"):
+        TextClassifier(word_dropout=-0.1)

@@ -71,14 +71,14 @@ class ClassifyApp(Application):
             lr=resolved(config, "lr", 3e-3), patience=resolved(config, "patience", 3),
             val_fraction=resolved(config, "val_fraction", 0.1),
             time_budget=resolved(config, "time_budget", None), seed=config.seed, progress=config.progress,
-            device=config.device,
+            device=config.device, ensemble=config.ensemble,
         )
         if data.kind == "sequence":
             return SequenceClassifier(embedding_dropout=0.0, **{k: v for k, v in options.items()
                                                                if k != "embedding_dropout"})
         return TextClassifier(tokenizer=config.tokenizer, vocab_size=config.vocab_size,
                               min_frequency=config.min_frequency, pretrained_vectors=config.pretrained_vectors,
-                              **options)
+                              word_dropout=config.word_dropout, **options)
 
     def fit(self, estimator: Any, data: ClassifyData, config: ClassifyAppConfig, context: RunContext) -> None:
         data.fold_results = []
@@ -109,6 +109,8 @@ class ClassifyApp(Application):
             data.fold_results = [{"scores": estimator.evaluate(_subset(data.inputs, test), _subset(data.labels, test)),
                                   "seconds": float("nan")}]
         model_name = f"rnnkit {estimator.cell} ({estimator.pooling} pooling)"
+        if estimator.ensemble > 1:
+            model_name += f", ensemble of {estimator.ensemble}"
         metrics = {model_name: _summary([r["scores"] for r in data.fold_results],
                                         [r["seconds"] for r in data.fold_results])}
         names = config.baselines or (SEQUENCE_BASELINES if data.kind == "sequence" else TEXT_BASELINES)
@@ -163,8 +165,12 @@ class ClassifyApp(Application):
     # ------------------------------------------------------------------------------- predict
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--text", action="append", help="a text to classify (repeat for several)")
-        parser.add_argument("--data", help="a CSV/TSV/JSONL file of texts (the column --text-col)")
+        parser.add_argument("--data", help="a CSV/TSV/JSONL file of texts (the column --text-col); for a model of "
+                                           "numeric sequences, a JSONL file of sequences (see --sequence-col)")
         parser.add_argument("--text-col", default="text", help="the text column of --data (default: text)")
+        parser.add_argument("--sequence-col", default="sequence",
+                            help="numeric-sequence models: the key of each JSONL line holding its sequence, a "
+                                 "list of steps, each a list of channel values (default: sequence)")
         parser.add_argument("--out", help="write the predictions to this CSV (default: print them)")
         parser.add_argument("--explain", action="store_true",
                             help="show per-token attention weights (a model trained with --pooling attention); "
@@ -173,8 +179,8 @@ class ClassifyApp(Application):
     def predict(self, estimator: Any, args: argparse.Namespace) -> int:
         from rnnkit.tasks.framework.cli import CLIError
 
-        if getattr(estimator, "kind", "") != "text":
-            raise CLIError("--model: this model classifies numeric sequences; use SequenceClassifier.predict in Python")
+        if getattr(estimator, "kind", "") == "sequence":
+            return self._predict_sequences(estimator, args)
         if bool(args.text) == bool(args.data):
             raise CLIError("predict: give --text \"...\" (one or more) or --data FILE, not both or neither")
         if args.data:
@@ -191,18 +197,30 @@ class ClassifyApp(Application):
         probs = estimator.predict_proba(texts)
         labels = estimator.predict(texts)
         rows = [(t, lab, float(p.max())) for t, lab, p in zip(texts, labels, probs, strict=True)]
-        if args.out:
-            import csv
+        return _write_predictions(rows, "text", args.out)
 
-            with open(args.out, "w", newline="", encoding="utf-8") as f:
-                writer = csv.writer(f)
-                writer.writerow(["text", "label", "probability"])
-                writer.writerows(rows)
-            print(f"wrote {args.out} ({len(rows)} rows)")
-        else:
-            for text, label, p in rows:
-                print(f"{label}\t{p:.3f}\t{text}")
-        return 0
+    def _predict_sequences(self, estimator: Any, args: argparse.Namespace) -> int:
+        """``predict`` for a model of numeric sequences: ``--data`` JSONL, one sequence per line."""
+        from rnnkit.data.sequences import read_sequences
+        from rnnkit.data.text import TextDataError
+        from rnnkit.tasks.framework.cli import CLIError
+
+        if args.text or args.explain or not args.data:
+            raise CLIError("--model: this model classifies numeric sequences; give --data FILE.jsonl with one "
+                           f"{{\"{args.sequence_col}\": [[channel values of step 1], ...]}} per line "
+                           "(--text and --explain are for text models)")
+        try:
+            sequences, lines = read_sequences(args.data, args.sequence_col)
+        except TextDataError as error:
+            raise CLIError(f"--data: {error}") from None
+        expected = int(estimator.mean_.shape[0])
+        if sequences[0].shape[1] != expected:
+            raise CLIError(f"--data: the model expects {expected} channel(s) per step, {args.data} has "
+                           f"{sequences[0].shape[1]} (line {lines[0]})")
+        probs = estimator.predict_proba(sequences)
+        labels = estimator.predict(sequences)
+        rows = [(line, lab, float(p.max())) for line, lab, p in zip(lines, labels, probs, strict=True)]
+        return _write_predictions(rows, "line", args.out)
 
     def _explain(self, estimator: Any, texts: list[str], args: argparse.Namespace) -> int:
         from rnnkit.tasks.framework.cli import CLIError
@@ -232,6 +250,22 @@ class ClassifyApp(Application):
             plot_attention(tokens, weights, path, title=f"{label} ({p:.2f})")
             print(f"wrote {path}")
         return 0
+
+
+def _write_predictions(rows: list[tuple], first: str, out: str | None) -> int:
+    """Rows ``(text or line, label, probability)`` to the CSV ``out``, else printed one per line."""
+    if out:
+        import csv
+
+        with open(out, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow([first, "label", "probability"])
+            writer.writerows(rows)
+        print(f"wrote {out} ({len(rows)} rows)")
+    else:
+        for item, label, p in rows:
+            print(f"{label}\t{p:.3f}\t{item}")
+    return 0
 
 
 APP = ClassifyApp()

@@ -41,11 +41,15 @@ class ClassifyAppConfig(AppConfig):
     num_layers: int = setting(1, "stacked recurrent layers", min=1, search={"low": 1, "high": 2})
     embedding_dim: int | None = setting(None, "embedding / input projection size (default 128; 32 for "
                                         "japanese_vowels)", min=1)
-    pooling: str | None = setting(None, "pooling over time: last, mean, max, attention (default max)",
-                                  choices=("last", "mean", "max", "attention"))
+    pooling: str | None = setting(None, "pooling over time: last, mean, max, max_mean (both concatenated), "
+                                  "attention (default max)", choices=("last", "mean", "max", "max_mean", "attention"))
     dropout: float | None = setting(None, "dropout before the classifier (default 0.5; 0.3 japanese_vowels)",
                                     min=0.0, max=0.95, search={"low": 0.1, "high": 0.6})
     embedding_dropout: float = setting(0.25, "dropout on the embedded inputs", min=0.0, max=0.95)
+    word_dropout: float = setting(0.0, "share of training tokens replaced by [UNK] each step (text)", min=0.0,
+                                  max=0.95)
+    ensemble: int = setting(1, "networks trained per fold (seeds seed, seed+1, ...); their probabilities are "
+                            "averaged", min=1, max=20)
     class_weights: str | None = setting(None, "balanced: weight classes by inverse frequency",
                                         choices=("balanced",))
     lr: float | None = setting(None, "Adam learning rate (default 3e-3)", min=0.0,

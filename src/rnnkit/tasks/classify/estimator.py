@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from rnnkit.data.collate import sequence_loader
-from rnnkit.models.classifier import SequenceClassifierNet
+from rnnkit.models.classifier import ClassifierEnsemble, SequenceClassifierNet
 from rnnkit.serialization import load_state_dict_checked
 from rnnkit.tasks.framework.estimator import Estimator
 from rnnkit.training.callbacks import KeepBest, TimeBudget
@@ -62,6 +62,8 @@ class SequenceClassifier(Estimator):
         backend: recurrent backend (default: ``"native"`` for lstm/gru/elman, else ``"auto"``).
         device: where to train (``"cpu"``, ``"cuda"``, ``"auto"``); prediction runs on the CPU.
         seed: weights, data order and the validation split.
+        ensemble: train this many networks (seeds ``seed``, ``seed + 1``, ...; same validation split)
+            and average their class probabilities.
         progress: show the Trainer's progress bar.
 
     Example:
@@ -100,12 +102,15 @@ class SequenceClassifier(Estimator):
         backend: str | None = None,
         device: str = "cpu",
         seed: int = 0,
+        ensemble: int = 1,
         progress: bool = False,
     ) -> None:
         if class_weights is not None and class_weights != "balanced" and not isinstance(class_weights, dict):
             raise ValueError(f"class_weights: expected None, 'balanced' or {{label: weight}}, got {class_weights!r}")
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction: expected a fraction in [0, 1), got {val_fraction!r}")
+        if not isinstance(ensemble, int) or ensemble < 1:
+            raise ValueError(f"ensemble: expected a number of networks >= 1, got {ensemble!r}")
         self.settings = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         for key, value in self.settings.items():
             setattr(self, key, value)
@@ -212,8 +217,6 @@ class SequenceClassifier(Estimator):
             ValueError: different lengths of ``X`` and ``y``, fewer than two classes, an empty
                 text, NaN values.
         """
-        from rnnkit.training import Trainer
-
         if len(X) != len(y):
             raise ValueError(f"X and y: expected the same length, got {len(X)} inputs and {len(y)} labels")
         sets = self._label_sets(y)
@@ -233,33 +236,46 @@ class SequenceClassifier(Estimator):
             X_val = y_val = None
         inputs = self._truncate(self._encode(X, fitting=True), fitting=True)
         targets = self._targets(y)
-        self.network_ = SequenceClassifierNet(
-            len(self.classes_), embedding_dim=self.embedding_dim, cell=self.cell, hidden_size=self.hidden_size,
-            num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self.dropout,
-            embedding_dropout=self.embedding_dropout, pooling=self.pooling, multi_label=self.multi_label,
-            class_weights=self._weights(targets), backend=self._backend(), **self._network_options(),
-        )
-        self._init_network()
         pad = self._pad_value()
-        train = sequence_loader(inputs, targets, batch_size=self.batch_size, seed=self.seed, pad_value=pad)
         val = None
         if X_val is not None:
             val_inputs = self._truncate(self._encode(X_val, fitting=False), fitting=False)
             val = sequence_loader(val_inputs, self._targets(y_val), batch_size=256, shuffle=False, pad_value=pad)
+        members, self.member_histories_ = [], []
+        for member in range(self.ensemble):
+            seed = self.seed + member
+            torch.manual_seed(seed)
+            self.network_ = SequenceClassifierNet(
+                len(self.classes_), embedding_dim=self.embedding_dim, cell=self.cell, hidden_size=self.hidden_size,
+                num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self.dropout,
+                embedding_dropout=self.embedding_dropout, pooling=self.pooling, multi_label=self.multi_label,
+                class_weights=self._weights(targets), backend=self._backend(), **self._network_options(),
+            )
+            self._init_network()
+            train = sequence_loader(inputs, targets, batch_size=self.batch_size, seed=seed, pad_value=pad)
+            members.append(self._train_network(train, val, seed))
+        self.history_ = self.member_histories_[0]
+        self.network_ = members[0] if self.ensemble == 1 else ClassifierEnsemble(members)
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def _train_network(self, train: Any, val: Any, seed: int) -> SequenceClassifierNet:
+        """Train ``self.network_`` (the best validation epoch kept); returns it, on the CPU, in eval mode."""
+        from rnnkit.training import Trainer
+
         keeper = KeepBest("val_accuracy", mode="max", module=self.network_)
         budget = TimeBudget(self.time_budget)
         trainer = Trainer(
             callbacks=[keeper, budget, *self.extra_callbacks], max_epochs=self.max_epochs, lr=self.lr, optimizer="adam",
-            weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm, seed=self.seed, device=self.device,
+            weight_decay=self.weight_decay, clip_grad_norm=self.clip_grad_norm, seed=seed, device=self.device,
             progress_bar=self.progress, plot=False, monitor="val_accuracy" if val is not None else "val_loss",
             monitor_mode="max", early_stopping_patience=self.patience if val is not None else None,
         )
         result = trainer.fit(self.network_, train, val)
         keeper.restore(self.network_)
-        self.network_.cpu().eval()
-        self.history_ = [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]
-        self.fit_seconds_ = time.perf_counter() - start
-        return self
+        self.member_histories_.append([{k: v for k, v in row.items() if isinstance(v, (int, float))}
+                                       for row in result.history])
+        return self.network_.cpu().eval()
 
     def _validation_split(self, sets: list[list]) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.model_selection import train_test_split
@@ -335,7 +351,11 @@ class SequenceClassifier(Estimator):
     def json_state(self) -> dict:
         self._check_fitted()
         state = {"classes": self.classes_, "max_length": self.max_length_, "history": self.history_,
-                 "network": self.network_.get_config(), "fit_seconds": self.fit_seconds_}
+                 "fit_seconds": self.fit_seconds_}
+        if isinstance(self.network_, ClassifierEnsemble):
+            state["members"] = [m.get_config() for m in self.network_.members]
+        else:
+            state["network"] = self.network_.get_config()
         if hasattr(self, "mean_"):
             state.update(mean=self.mean_.tolist(), std=self.std_.tolist())
         return state
@@ -347,7 +367,10 @@ class SequenceClassifier(Estimator):
         self.fit_seconds_ = state.get("fit_seconds", 0.0)
         if "mean" in state:
             self.mean_, self.std_ = np.asarray(state["mean"]), np.asarray(state["std"])
-        self.network_ = SequenceClassifierNet(**state["network"])
+        if "members" in state:
+            self.network_ = ClassifierEnsemble([SequenceClassifierNet(**c) for c in state["members"]])
+        else:
+            self.network_ = SequenceClassifierNet(**state["network"])
 
     def tensor_state(self) -> dict[str, torch.Tensor]:
         self._check_fitted()
@@ -366,6 +389,8 @@ class TextClassifier(SequenceClassifier):
             (see :class:`rnnkit.data.tokenizers.Tokenizer`).
         vocab_size: the largest vocabulary.
         min_frequency: rarer tokens become ``[UNK]``.
+        word_dropout: in training, the share of tokens replaced by ``[UNK]`` (see
+            :class:`~rnnkit.models.classifier.SequenceClassifierNet`).
         lowercase: lower-case before tokenizing (default: yes for word and BPE).
         pretrained_vectors: a word2vec/GloVe text file to initialise the embedding from (its
             dimension replaces ``embedding_dim``).
@@ -385,6 +410,7 @@ class TextClassifier(SequenceClassifier):
         tokenizer: str = "word",
         vocab_size: int = 30_000,
         min_frequency: int = 1,
+        word_dropout: float = 0.0,
         lowercase: bool | None = None,
         pretrained_vectors: str | None = None,
         **options: Any,
@@ -393,13 +419,16 @@ class TextClassifier(SequenceClassifier):
 
         if tokenizer not in KINDS:
             raise ValueError(f"tokenizer: expected one of {', '.join(KINDS)}, got {tokenizer!r}")
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError(f"word_dropout: expected a probability in [0, 1), got {word_dropout!r}")
         super().__init__(**options)
         self.settings.update(tokenizer=tokenizer, vocab_size=vocab_size, min_frequency=min_frequency,
-                             lowercase=lowercase, pretrained_vectors=pretrained_vectors)
+                             word_dropout=word_dropout, lowercase=lowercase, pretrained_vectors=pretrained_vectors)
         self.settings.pop("options", None)
         self.tokenizer = tokenizer
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
+        self.word_dropout = word_dropout
         self.lowercase = lowercase
         self.pretrained_vectors = pretrained_vectors
         self.tokenizer_ = None
@@ -425,7 +454,8 @@ class TextClassifier(SequenceClassifier):
         return [torch.tensor(s or [self.tokenizer_.unk_id], dtype=torch.long) for s in ids]
 
     def _network_options(self) -> dict:
-        return {"vocab_size": self.tokenizer_.vocab_size, "padding_idx": self.tokenizer_.pad_id}
+        return {"vocab_size": self.tokenizer_.vocab_size, "padding_idx": self.tokenizer_.pad_id,
+                "unk_idx": self.tokenizer_.unk_id, "word_dropout": self.word_dropout}
 
     def _init_network(self) -> None:
         if self.pretrained_vectors is None:

@@ -141,6 +141,17 @@ class TranscribeApp(Application):
         return Report(metrics, primary="held-out CER %", higher_is_better=False, sections=sections, notes=notes,
                       extra={"skipped_training_utterances": estimator.skipped_})
 
+    # ------------------------------------------------------------------------------- serve
+    def serve_request_model(self) -> Any:
+        from rnnkit.tasks.transcribe.serving import TranscribeRequest
+
+        return TranscribeRequest
+
+    def serve(self, estimator: Any, request: Any) -> Any:
+        from rnnkit.tasks.transcribe.serving import answer
+
+        return answer(estimator, request)
+
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("audio", nargs="*", help="WAV/FLAC files to transcribe")
         parser.add_argument("--stream", metavar="FILE", help="stream one file (or - : raw 16 kHz 16-bit mono PCM on "
