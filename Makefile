@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Every extra the demo, the tests and the docs need (see pyproject.toml).
-EXTRAS := dev,docs,serve,tune,plots,tensorboard,mnist,forecast,datasets,triton,text,translate,competitions,lm,tag,speech
+EXTRAS := dev,docs,serve,tune,plots,tensorboard,mnist,forecast,datasets,triton,text,translate,competitions,lm,tag,speech,export
 
 .PHONY: demo test lint docs bench moving-digits clean system-deps
 

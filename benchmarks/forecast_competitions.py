@@ -28,7 +28,10 @@ def main() -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="reduced")
     parser.add_argument("--subsets", default=",".join(SUBSETS), help="comma-separated, e.g. m3-yearly,m3-monthly")
     parser.add_argument("--seeds", type=int, default=1, help="rnnkit networks averaged per subset")
-    parser.add_argument("--max-steps", type=int, help="override the preset's training steps")
+    parser.add_argument("--max-steps", type=int, help="override the preset's training steps (LSTM)")
+    parser.add_argument("--models", default="lstm,es-rnn", help="rnnkit models: lstm, es-rnn (comma-separated)")
+    parser.add_argument("--statistical", default="AutoETS,AutoTheta,AutoARIMA,SeasonalNaive,Naive2",
+                        help="statistical models run beside rnnkit (comma-separated)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="runs/bench-competitions")
     args = parser.parse_args()
@@ -42,18 +45,20 @@ def main() -> None:
         if preset["series"]:
             subset = subset.head(preset["series"], seed=0)
         start = time.perf_counter()
-        result = run_competition(subset, seeds=args.seeds,
+        result = run_competition(subset, seeds=args.seeds, models=tuple(args.models.split(",")),
+                                 statistical=tuple(args.statistical.split(",")),
                                  rnn_options={"max_steps": args.max_steps or preset["max_steps"]})
         print(f"\n## {name}: {len(subset)} series, horizon {subset.horizon}, period {subset.season_length} "
               f"({time.perf_counter() - start:.0f} s wall)\n")
         table = pd.DataFrame(result.scores).T
-        print(table.to_markdown(floatfmt=".3f"))
+        print(table.to_markdown(floatfmt=".3f"), flush=True)
         for method, scores in result.scores.items():
             rows.append({"subset": name, "series": len(subset), "method": method, **scores})
-    frame = pd.DataFrame(rows)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out / "competitions.csv", index=False)
+        # Written after every subset, so a run stopped part-way keeps what it finished.
+        frame = pd.DataFrame(rows)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out / "competitions.csv", index=False)
     overall = []
     for competition in sorted({s.split("-")[0] for s in frame["subset"]}):
         part = frame[frame["subset"].str.startswith(competition)]

@@ -11,8 +11,11 @@ Datasets:
 Targets (issue 12): MSRA test F1 >= 90.0; rnnkit above the feature CRF on both data sets; CRF memory
 linear in tags^2 x length (measured here as the bytes autograd saves for the backward pass).
 
+Times: wall seconds and CPU seconds (user + sys of this process, one torch thread) per method.
+
 Usage: python benchmarks/tag.py [--datasets turkish,msra] [--epochs 20] [--msra-train 8000]
-       [--msra-epochs 3] [--heads crf,softmax] [--memory] [--out runs/bench-tag]
+       [--msra-epochs 3] [--msra-bigram-dim 50] [--batch-size 32] [--heads crf,softmax|none]
+       [--baselines most_frequent,feature_crf|none] [--budget SECONDS] [--memory] [--out runs/bench-tag]
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from rnnkit.models.crf import CRF
 from rnnkit.tasks.tag.baselines import FeatureCRF, MostFrequentTag
 from rnnkit.tasks.tag.data import load_msra, load_turkish
 from rnnkit.tasks.tag.estimator import Tagger
+from rnnkit.training.callbacks import TimeBudget
+
+BASELINES = {"most_frequent": "most frequent tag", "feature_crf": "feature CRF (crfsuite)"}
 
 
 def saved_tensor_bytes(num_tags: int, length: int, batch: int = 8) -> int:
@@ -67,7 +73,8 @@ def memory_table() -> tuple[str, dict]:
     return text, result
 
 
-def run_dataset(data, *, heads: list[str], epochs: int, crf_iterations: int, settings: dict) -> dict:
+def run_dataset(data, *, heads: list[str], epochs: int, crf_iterations: int, settings: dict,
+                baselines: list[str], budget: float | None = None) -> dict:
     tokens = [s.tokens for s in data.test]
     gold = [s.tags for s in data.test]
     rows: dict[str, dict] = {}
@@ -75,26 +82,33 @@ def run_dataset(data, *, heads: list[str], epochs: int, crf_iterations: int, set
     for head in heads:
         tagger = Tagger(scheme=data.scheme, head=head, max_epochs=epochs, tokenizer=data.tokenizer,
                         char_encoder="rnn" if data.tokenizer == "words" else "none", **settings)
+        if budget:
+            tagger.extra_callbacks = [TimeBudget(budget)]
+        cpu = time.process_time()
         tagger.fit(data.train, dev=data.dev)
-        start = time.perf_counter()
+        train_cpu = time.process_time() - cpu
+        start, cpu = time.perf_counter(), time.process_time()
         predicted = tagger.predict_tokens(tokens)
         s = tagging_scores(gold, predicted, data.scheme)
         rows[f"rnnkit BiLSTM-{head if head == 'softmax' else 'CRF'}"] = {
-            "accuracy": s["accuracy"], "f1": s["f1"], "train_s": tagger.fit_seconds_,
-            "predict_s": time.perf_counter() - start, "invalid_predicted": s["invalid_predicted"],
+            "accuracy": s["accuracy"], "f1": s["f1"], "train_s": tagger.fit_seconds_, "train_cpu_s": train_cpu,
+            "predict_s": time.perf_counter() - start, "predict_cpu_s": time.process_time() - cpu,
+            "invalid_predicted": s["invalid_predicted"], "training_log": tagger.training_log_,
             "best_dev_accuracy": max((r.get("val_accuracy", 0) for r in tagger.training_log_), default=None),
             "epochs": len(tagger.training_log_), "per_type": s["per_type"]}
         print(f"  {head}: accuracy {100 * s['accuracy']:.2f}  F1 {100 * s['f1']:.2f}  "
               f"train {tagger.fit_seconds_:.0f} s", flush=True)
-    for name, baseline in (("most frequent tag", MostFrequentTag()),
-                           ("feature CRF (crfsuite)", FeatureCRF(max_iterations=crf_iterations))):
-        start = time.perf_counter()
+    for key in baselines:
+        name = BASELINES[key]
+        baseline = MostFrequentTag() if key == "most_frequent" else FeatureCRF(max_iterations=crf_iterations)
+        start, cpu = time.perf_counter(), time.process_time()
         baseline.fit([s.tokens for s in data.train], [s.tags for s in data.train])
-        fitted = time.perf_counter()
+        fitted, fitted_cpu = time.perf_counter(), time.process_time()
         predicted = baseline.predict(tokens)
         s = tagging_scores(gold, predicted, data.scheme)
         rows[name] = {"accuracy": s["accuracy"], "f1": s["f1"], "train_s": fitted - start,
-                      "predict_s": time.perf_counter() - fitted, "invalid_predicted": s["invalid_predicted"],
+                      "train_cpu_s": fitted_cpu - cpu, "predict_s": time.perf_counter() - fitted,
+                      "predict_cpu_s": time.process_time() - fitted_cpu, "invalid_predicted": s["invalid_predicted"],
                       "per_type": s["per_type"]}
         print(f"  {name}: accuracy {100 * s['accuracy']:.2f}  F1 {100 * s['f1']:.2f}  train {fitted - start:.0f} s",
               flush=True)
@@ -105,11 +119,14 @@ def run_dataset(data, *, heads: list[str], epochs: int, crf_iterations: int, set
 
 def table(name: str, result: dict) -> str:
     chunks = result["scheme"] != "none"
-    head = "| method | accuracy % |" + (" entity F1 % |" if chunks else "") + " train s | predict s |"
-    lines = [head, "|---|---:|" + ("---:|" if chunks else "") + "---:|---:|"]
+    head = "| method | accuracy % |" + (" entity F1 % |" if chunks else "") + \
+        " best dev accuracy % | epochs | train wall s | train CPU s | predict wall s | predict CPU s |"
+    lines = [head, "|---|---:|" + ("---:|" if chunks else "") + "---:|---:|---:|---:|---:|---:|"]
     for method, row in result["rows"].items():
         cells = [f"{100 * row['accuracy']:.2f}"] + ([f"{100 * row['f1']:.2f}"] if chunks else [])
-        cells += [f"{row['train_s']:.0f}", f"{row['predict_s']:.1f}"]
+        dev = row.get("best_dev_accuracy")
+        cells += [f"{100 * dev:.2f}" if dev else "", str(row.get("epochs", "")), f"{row['train_s']:.0f}",
+                  f"{row['train_cpu_s']:.0f}", f"{row['predict_s']:.1f}", f"{row['predict_cpu_s']:.1f}"]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return f"**{name}** ({result['train_sentences']:,} training, {result['test_sentences']:,} test sentences)\n\n" \
         + "\n".join(lines) + "\n\n" + " ".join(result["notes"])
@@ -127,6 +144,18 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--hidden-size", type=int, default=100)
     parser.add_argument("--train-sentences", type=int, default=0, help="turkish: first N training sentences")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--msra-bigram-dim", type=int, default=50, help="character-bigram embeddings on MSRA (0: none)")
+    parser.add_argument("--msra-lr", type=float, default=None, help="learning rate on MSRA (default: --lr)")
+    parser.add_argument("--msra-batch-size", type=int, default=None, help="batch size on MSRA (default: --batch-size)")
+    parser.add_argument("--bigram-dim", type=int, default=0, help="token-bigram embeddings on turkish (0: none)")
+    parser.add_argument("--char-hidden", type=int, default=24, help="character BiLSTM size on turkish")
+    parser.add_argument("--word-dropout", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--patience", type=int, default=None, help="stop after N epochs without a better dev accuracy")
+    parser.add_argument("--baselines", default="most_frequent,feature_crf", help="or none")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds of training per rnnkit model: it stops at the end of the epoch that passes it")
     parser.add_argument("--memory", action="store_true", help="also measure the CRF's memory")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="runs/bench-tag")
@@ -135,8 +164,12 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"Machine: {machine_description('cpu')}", flush=True)
-    settings = {"lr": args.lr, "hidden_size": args.hidden_size, "seed": 0}
-    results, parts = {}, [f"Machine: {machine_description('cpu')}; times are wall seconds on that machine."]
+    settings = {"lr": args.lr, "hidden_size": args.hidden_size, "seed": args.seed, "batch_size": args.batch_size,
+                "word_dropout": args.word_dropout, "bigram_dim": args.bigram_dim, "char_hidden": args.char_hidden,
+                "patience": args.patience}
+    heads = [h for h in args.heads.split(",") if h and h != "none"]
+    baselines = [b for b in args.baselines.split(",") if b and b != "none"]
+    results, parts = {}, [f"Machine: {machine_description('cpu')}; wall and CPU (user + sys) seconds on that machine."]
     for name in [d for d in args.datasets.split(",") if d]:
         print(f"{name}:", flush=True)
         if name == "turkish":
@@ -148,11 +181,17 @@ def main() -> None:
         else:
             data = load_msra(train_sentences=args.msra_train or None, test_sentences=args.msra_test or None)
             epochs = args.msra_epochs
-        result = run_dataset(data, heads=args.heads.split(","), epochs=epochs, crf_iterations=args.crf_iterations,
-                             settings=settings)
+        chosen = dict(settings)
+        if name == "msra":
+            chosen.update(bigram_dim=args.msra_bigram_dim, lr=args.msra_lr or args.lr,
+                          batch_size=args.msra_batch_size or args.batch_size)
+        result = run_dataset(data, heads=heads, epochs=epochs, crf_iterations=args.crf_iterations,
+                             settings=chosen, baselines=baselines, budget=args.budget)
+        result["settings"] = chosen
         result["epochs"] = epochs
         results[name] = result
-        parts.append(table(name, result) + f" rnnkit: at most {epochs} epochs, best dev epoch kept.")
+        limit = f" or {args.budget:.0f} s of training" if args.budget else ""
+        parts.append(table(name, result) + f" rnnkit: at most {epochs} epochs{limit}, best dev epoch kept; {chosen}.")
     if args.memory:
         text, raw = memory_table()
         results["crf_memory_bytes"] = raw

@@ -32,6 +32,10 @@ def corpus(args: argparse.Namespace):
     folder = data.synthesise_corpus(args.train, args.val, args.test, seed=args.seed, progress=print)
     utterances = data.read_corpus(folder)
     split = {s: [u for u in utterances if u.split == s] for s in ("train", "val", "test")}
+    if args.extra_voices:  # train and validate on more voices; the same held-out test set
+        extra = data.read_corpus(data.synthesise_corpus(args.train, args.val, args.test, seed=args.seed,
+                                                        progress=print, extra_voices=True))
+        split["train"], split["val"] = ([u for u in extra if u.split == s] for s in ("train", "val"))
     return split["train"], split["val"], split["test"], data.load_real_clips()
 
 
@@ -41,7 +45,10 @@ def run_model(kind: str, args: argparse.Namespace, train, val, test, real) -> di
 
     model = SpeechRecognizer(bidirectional=kind == "bidirectional", hidden_size=args.hidden_size,
                              channels=tuple(args.channels), batch_size=args.batch_size, lr=args.lr,
-                             max_steps=args.max_steps, max_seconds=60 * args.minutes, seed=args.seed)
+                             max_steps=args.max_steps, max_seconds=60 * args.minutes if args.minutes else None,
+                             augment=args.augment, lr_decay=args.lr_decay, normalization=args.normalization,
+                             seed=args.seed)
+    tag = f"rnnkit {kind}" + (f" [{args.tag}]" if args.tag else "")
     model.fit([u.samples for u in train], [u.text for u in train], val_audio=[u.samples for u in val],
               val_transcripts=[u.text for u in val])
     if args.save:
@@ -52,12 +59,13 @@ def run_model(kind: str, args: argparse.Namespace, train, val, test, real) -> di
         row.update(score_real_clips(model.transcribe([u.samples for u in real], decoder=decoder), real)[0])
         row["train seconds"] = model.fit_seconds_
         row["train steps"] = model.training_log_[-1]["step"] if model.training_log_ else 0
-        rows[f"rnnkit {kind} ({decoder})"] = row
-    if kind == "streaming":
+        row["train CPU seconds"] = model.fit_cpu_seconds_
+        rows[f"{tag} ({decoder})"] = row
+    if kind == "streaming" and model.config.norm_mode() == "running":
         torch.set_num_threads(1)
-        rows["rnnkit streaming (greedy)"].update(streaming_speed(model, test[: args.speed_utterances]))
+        rows[f"{tag} (greedy)"].update(streaming_speed(model, test[: args.speed_utterances]))
     hyps = model.transcribe([u.samples for u in real], decoder="beam")
-    return {"rows": rows, "real": {u.id: [u.text, h] for u, h in zip(real, hyps, strict=True)}}
+    return {"rows": rows, "real": {f"{tag}:{u.id}": [u.text, h] for u, h in zip(real, hyps, strict=True)}}
 
 
 def run_peer(args: argparse.Namespace, test, real) -> dict:
@@ -100,10 +108,17 @@ def table(paths: list[str]) -> str:
     return f"Machine: {meta[0] or cpu_name()}\n\n" + format_metrics_markdown(rows)
 
 
+def _bool(text: str) -> bool:
+    if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() in ("true", "1", "yes")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="streaming,bidirectional,pocketsphinx")
-    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model")
+    parser.add_argument("--minutes", type=float, default=10.0,
+                        help="training budget per model (0: none, train --max-steps steps)")
     parser.add_argument("--max-steps", type=int, default=100_000)
     parser.add_argument("--train", type=int, default=1500)
     parser.add_argument("--val", type=int, default=150)
@@ -113,6 +128,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--augment", type=_bool, default=True, help="waveform augmentation in training")
+    parser.add_argument("--lr-decay", type=_bool, default=True,
+                        help="learning-rate schedule (cosine over a time budget, one-cycle over --max-steps)")
+    parser.add_argument("--normalization", default="auto", choices=("auto", "utterance", "running"))
+    parser.add_argument("--extra-voices", type=_bool, default=False,
+                        help="train on espeak-ng's named voice variants too (the test voices stay the same)")
+    parser.add_argument("--tag", default="", help="name of this recipe in the row labels")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
     parser.add_argument("--speed-utterances", type=int, default=30)
     parser.add_argument("--peer-test", type=int, default=60)
@@ -134,7 +156,7 @@ def main() -> None:
     for kind in args.models.split(","):
         part = run_peer(args, test, real) if kind == "pocketsphinx" else run_model(kind, args, train, val, test, real)
         result["rows"].update(part["rows"])
-        result["real"].update({f"{kind}:{k}": v for k, v in part.get("real", {}).items()})
+        result["real"].update(part.get("real", {}))
         print(json.dumps(part["rows"], indent=1), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

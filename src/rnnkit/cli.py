@@ -275,14 +275,40 @@ def _serve(argv: Sequence[str]) -> int:
                         help="a model directory (repeat for several models)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger requests get 413")
+    parser.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger JSON requests get 413")
+    parser.add_argument("--max-upload-bytes", type=int, default=20_000_000,
+                        help="larger uploads (POST /v1/transcribe) get 413")
     args = parser.parse_args(argv)
     from rnnkit.tasks.framework.serve import load_models, serve
 
     models = load_models(args.model)
     print(f"rnnkit serve: {', '.join(f'{n} (rnnkit {a.name})' for n, (a, _) in models.items())} on "
           f"http://{args.host}:{args.port} (docs at /docs)")
-    serve(models, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes)
+    serve(models, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes,
+          max_upload_bytes=args.max_upload_bytes)
+    return 0
+
+
+def _export(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit export", allow_abbrev=False,
+        description="Export an application's saved model to ONNX (dynamic batch and length, lengths inside the "
+                    "graph), checked in onnxruntime against PyTorch; writes OUT and a manifest OUT.json.")
+    parser.add_argument("--model", required=True, metavar="DIR", help="the saved model (runs/<app>/<name>/model)")
+    parser.add_argument("--format", default="onnx", choices=["onnx"], help="export format (default onnx)")
+    parser.add_argument("--out", help="the .onnx file to write (default DIR.onnx beside DIR)")
+    args = parser.parse_args(argv)
+    from rnnkit.export import ExportError
+    from rnnkit.export.apps import export_saved_model
+
+    try:
+        manifest = export_saved_model(args.model, args.out, format=args.format)
+    except ExportError as error:
+        raise CLIError(str(error)) from None
+    for graph in manifest["graphs"]:
+        worst = max(graph["max_abs_diff"].values(), default=float("nan"))
+        print(f"wrote {graph['path']}: inputs {', '.join(graph['inputs'])}; outputs {', '.join(graph['outputs'])}; "
+              f"onnxruntime vs PyTorch max |diff| {worst:.2g} at {graph['checked_shapes']}")
     return 0
 
 
@@ -312,6 +338,7 @@ COMMANDS = {
     "diagnose": (_diagnose, "plot the gradient norm per time step and layer (vanishing gradients)"),
     "demo": (_demo, "the forecasting pipeline on the embedded sunspot series (same as rnnkit forecast)"),
     "serve": (_serve, "serve saved models over HTTP: rnnkit serve --model DIR [--model NAME=DIR] [--port 8000]"),
+    "export": (_export, "export a saved model to ONNX: rnnkit export --model DIR --format onnx [--out model.onnx]"),
     "tune": (_tune, "hyperparameter search with Optuna: rnnkit tune APP --trials N [--storage sqlite:///s.db]"),
     "bench": (_bench, "benchmarks: rnnkit bench speed|longrange [--quick] (rnnkit bench --help lists them)"),
 }

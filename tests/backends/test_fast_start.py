@@ -76,3 +76,27 @@ def test_a_new_process_loads_the_cached_kernels_without_ninja(tmp_path):
     )
     out = _python(code, RNNKIT_CACHE_DIR=str(tmp_path), PATH=str(bin_dir))
     assert out.split() == ["True", "False"]
+
+
+def test_a_build_killed_half_way_does_not_make_the_next_build_wait_forever(tmp_path, monkeypatch):
+    # A killed ``cpp_extension`` build leaves its baton file ``lock`` in the build directory, and the
+    # next ``load`` of that directory waits for it to disappear, forever. rnnkit's own flock proves
+    # no other rnnkit build is running, so the baton is removed before ``load`` is called.
+    import torch.utils.cpp_extension as cpp_extension
+
+    monkeypatch.setenv("RNNKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(build._state, "loaded", False)
+    monkeypatch.setitem(build._state, "failure", None)
+    monkeypatch.setattr(build, "kernels_unavailable", lambda: None)
+    directory = tmp_path / "kernels" / build_name()
+    directory.mkdir(parents=True)
+    (directory / "lock").write_text("")  # what the killed build left behind
+    batons_seen = []
+
+    def fake_load(name, sources, **options):
+        batons_seen.append((Path(options["build_directory"]) / "lock").exists())
+
+    monkeypatch.setattr(cpp_extension, "load", fake_load)
+    build.load_kernels()
+    assert batons_seen == [False]
+    assert build._state["loaded"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rnnkit.data.tag_batches import SentenceBatches, Vocabulary, count_items, encode_batch
+from rnnkit.data.tag_batches import SentenceBatches, Vocabulary, bigram_key, count_bigrams, count_items, encode_batch
 
 
 def test_encode_batch_values():
@@ -30,3 +30,17 @@ def test_batches_cover_every_sentence_once_per_epoch():
     torch.manual_seed(0)
     lengths = sorted(n for b in batches for n in b["lengths"].tolist())
     assert lengths == list(range(1, 24)) and len(batches) == 5
+
+
+def test_bigrams_join_each_token_with_the_next():
+    sentences = [["北", "京", "人"], ["5", "月"]]
+    assert [bigram_key(sentences[0], i) for i in range(3)] == ["北 京", "京 人", "人 </s>"]
+    assert bigram_key(sentences[1], 0) == "0 月"  # digits map to 0, as for words
+    counts = count_bigrams([*sentences, ["北", "京"]], lowercase=False)
+    assert counts["北 京"] == 2 and counts["京 </s>"] == 1
+    bigrams = Vocabulary.build(counts, min_count=2)  # only "北 京" is seen twice
+    assert bigrams.items == ["<pad>", "<unk>", "北 京"]
+    words = Vocabulary.build(count_items(sentences, False)[0])
+    batch = encode_batch(sentences, words, None, bigrams=bigrams)
+    assert batch["bigrams"].tolist() == [[2, 1, 1], [1, 1, 0]]  # unknown 1, padding 0
+    assert "bigrams" not in encode_batch(sentences, words, None)

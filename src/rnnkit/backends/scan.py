@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.backends.fused import LinearScan, MinRecurrence, kernels_ready, kernels_unavailable
+from rnnkit.backends.fused import ops as fused_ops
 from rnnkit.backends.loop import reverse_padded
 from rnnkit.cells.kernel import LINEAR_FAMILIES, declared_kernel
 from rnnkit.cells.linear import LinearCoefficients, LinearRecurrentCell, LogCoefficients
@@ -191,7 +192,8 @@ def scan(
     """
     a, b = coefficient_tensors(coefficients)
     if chunk_size is None and _compiled_ready(b):
-        return LinearScan.apply(a.expand_as(b), b, torch.zeros_like(b[0]) if h0 is None else h0)
+        apply = fused_ops.linear_scan if torch.compiler.is_compiling() else LinearScan.apply
+        return apply(a.expand_as(b), b, torch.zeros_like(b[0]) if h0 is None else h0)
     return chunked_scan(a, b, h0, chunk_size=chunk_size)
 
 
@@ -229,7 +231,8 @@ def run_scan(
     spec = declared_kernel(cell)
     if chunk_size is None and spec is not None and spec.family in LINEAR_FAMILIES and _compiled_ready(projected):
         # minGRU / minLSTM: the gate arithmetic inside the compiled scan, one pass each way.
-        states = MinRecurrence.apply(projected.contiguous(), state.contiguous(), spec.family == "minlstm")
+        apply = fused_ops.min_recurrence if torch.compiler.is_compiling() else MinRecurrence.apply
+        states = apply(projected.contiguous(), state.contiguous(), spec.family == "minlstm")
     else:
         states = scan(cell.coefficients(projected), cell.to_scan_value(state), chunk_size=chunk_size)
     return scan_outputs(cell, states, projected, lengths=lengths, reverse=reverse)

@@ -129,5 +129,18 @@ class LRUCell(LinearRecurrentCell):
     def from_scan_value(self, h: Tensor) -> Tensor:
         return torch.view_as_real(h)
 
+    def real_step(self, projected_x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`step` in real arithmetic on the ``(B, N, 2)`` state, for exporters without complex
+        tensors (ONNX; :mod:`rnnkit.backends.graph` runs it): ``h' = lambda h + b`` written out
+        as ``(Re, Im)`` pairs, the same numbers as :meth:`step`."""
+        n = self.hidden_size
+        modulus, phase = torch.exp(-torch.exp(self.nu_log)), torch.exp(self.theta_log)
+        lam_re, lam_im = modulus * torch.cos(phase), modulus * torch.sin(phase)
+        h_re, h_im = state[..., 0], state[..., 1]
+        new_re = lam_re * h_re - lam_im * h_im + projected_x[..., :n]
+        new_im = lam_re * h_im + lam_im * h_re + projected_x[..., n : 2 * n]
+        y = F.linear(new_re, self.C_re) - F.linear(new_im, self.C_im) + projected_x[..., 2 * n :]
+        return y, torch.stack([new_re, new_im], dim=-1)
+
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, output_size={self.output_size}"

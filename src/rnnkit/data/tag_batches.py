@@ -3,7 +3,8 @@
 Padding goes through the shared :func:`rnnkit.data.collate.pad_sequences`. A batch is a dict of
 right-padded tensors (the layout :class:`rnnkit.models.tagger.SequenceTagger`
 reads): ``words (B, T)``, ``chars (B, T, C)``, ``char_lengths (B, T)`` (0 on padding), ``lengths
-(B,)`` and, when tags are known, ``tags (B, T)``. :class:`SentenceBatches` groups sentences of
+(B,)``, ``bigrams (B, T)`` when a bigram vocabulary is given (the id of each token joined with
+the next, :func:`bigram_key`) and, when tags are known, ``tags (B, T)``. :class:`SentenceBatches` groups sentences of
 similar length (fewer padded steps) and reshuffles the groups each epoch from torch's global
 random state, so :class:`rnnkit.Trainer` can resume it exactly.
 """
@@ -19,6 +20,9 @@ import torch
 from rnnkit.data.collate import pad_sequences
 
 PAD_TOKEN, UNKNOWN_TOKEN = "<pad>", "<unk>"
+
+#: What follows the last token of a sentence in its last bigram.
+END_TOKEN = "</s>"
 
 
 @dataclass
@@ -54,6 +58,20 @@ def word_key(word: str, lowercase: bool) -> str:
     return word.lower() if lowercase else word
 
 
+def bigram_key(sentence: Sequence[str], i: int, lowercase: bool = False) -> str:
+    """The bigram at token ``i``: its key joined by a space with the next token's (or ``</s>``).
+
+    The character-bigram feature of Zhang & Yang (2018), section 3.1: for Chinese, where each token
+    is one character, ``e(c_i c_{i+1})`` tells the network which word the character starts.
+
+    Example:
+        >>> [bigram_key(["北", "京", "人"], i) for i in range(3)]
+        ['北 京', '京 人', '人 </s>']
+    """
+    following = word_key(sentence[i + 1], lowercase) if i + 1 < len(sentence) else END_TOKEN
+    return f"{word_key(sentence[i], lowercase)} {following}"
+
+
 def encode_batch(
     sentences: Sequence[Sequence[str]],
     words: Vocabulary,
@@ -63,6 +81,7 @@ def encode_batch(
     *,
     lowercase: bool = False,
     max_chars: int = 20,
+    bigrams: Vocabulary | None = None,
 ) -> dict[str, torch.Tensor]:
     """Pad a list of sentences (and their tags) into one batch.
 
@@ -72,6 +91,7 @@ def encode_batch(
         tags, tag_vocab: the gold tags and their vocabulary (both or neither).
         lowercase: look words up lowercased.
         max_chars: characters kept per word (its first ``max_chars``).
+        bigrams: the bigram vocabulary (None: no ``bigrams`` tensor).
 
     Returns:
         The batch dict described in the module docstring.
@@ -90,6 +110,9 @@ def encode_batch(
             char_lengths.append([len(row) for row in rows])
         out["chars"], _ = pad_sequences(matrices, dtype=torch.long)
         out["char_lengths"], _ = pad_sequences(char_lengths, dtype=torch.long)
+    if bigrams is not None:
+        out["bigrams"], _ = pad_sequences([[bigrams.id(bigram_key(s, i, lowercase)) for i in range(len(s))]
+                                           for s in sentences], dtype=torch.long)
     if tags is not None:
         if tag_vocab is None:
             raise ValueError("tag_vocab: needed with tags")
@@ -134,6 +157,11 @@ class SentenceBatches:
                               [self.tags[i] for i in group] if self.tags is not None else None)
 
 
+def count_bigrams(sentences: Iterable[Sequence[str]], lowercase: bool) -> Counter:
+    """Counts of every :func:`bigram_key` in ``sentences``."""
+    return Counter(bigram_key(s, i, lowercase) for s in sentences for i in range(len(s)))
+
+
 def count_items(sentences: Iterable[Sequence[str]], lowercase: bool) -> tuple[Counter, Counter]:
     """(word counts under :func:`word_key`, character counts) of ``sentences``."""
     words: Counter = Counter()
@@ -145,4 +173,5 @@ def count_items(sentences: Iterable[Sequence[str]], lowercase: bool) -> tuple[Co
     return words, chars
 
 
-__all__ = ["PAD_TOKEN", "UNKNOWN_TOKEN", "SentenceBatches", "Vocabulary", "count_items", "encode_batch", "word_key"]
+__all__ = ["END_TOKEN", "PAD_TOKEN", "UNKNOWN_TOKEN", "SentenceBatches", "Vocabulary", "bigram_key", "count_bigrams",
+           "count_items", "encode_batch", "word_key"]

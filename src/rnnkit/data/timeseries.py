@@ -137,8 +137,13 @@ def _sort_checked(times: pd.Index, values: np.ndarray, covs: np.ndarray, where: 
     return times, values, covs
 
 
-def _fill_gaps(times: pd.Index, values: np.ndarray, covs: np.ndarray, freq):
-    """Put sorted data on its full regular grid, with NaN where a timestamp is missing."""
+def _fill_gaps(times: pd.Index, values: np.ndarray, covs: np.ndarray, freq, what: str = "y"):
+    """Put sorted data on its full regular grid, with NaN where a timestamp is missing.
+
+    Raises:
+        SeriesError: a timestamp off the grid (e.g. a daily series in a frame whose first series
+            is monthly: one frame mixes frequencies).
+    """
     if freq is None:
         full = pd.RangeIndex(int(times[0]), int(times[-1]) + 1, name=times.name)
     else:
@@ -146,6 +151,11 @@ def _fill_gaps(times: pd.Index, values: np.ndarray, covs: np.ndarray, freq):
     if len(full) == len(times):
         return (full if freq is not None else times), values, covs
     position = full.get_indexer(times)
+    if (position < 0).any():
+        raise SeriesError(
+            f"{what}: time {times[np.argmax(position < 0)]} is not on the {freq.freqstr} grid of the collection "
+            f"(inferred from its first series, or given as freq); a frame that mixes frequencies needs one model "
+            f"per frequency: fit each group of series separately")
     filled_values = np.full(len(full), np.nan)
     filled_values[position] = values
     filled_covs = np.full((len(full), covs.shape[1]), np.nan)
@@ -212,7 +222,7 @@ def to_collection(
         t, v, c = _sort_checked(times, values, cov, f"series {name!r}")
         if out.freq is None:
             out.freq = pd.tseries.frequencies.to_offset(freq) if freq else infer_frequency(t, f"series {name!r}")
-        t, v, c = _fill_gaps(t, v, c, out.freq)
+        t, v, c = _fill_gaps(t, v, c, out.freq, f"series {name!r}")
         out.ids.append(name)
         out.times.append(t)
         out.values.append(v)
@@ -242,7 +252,7 @@ def _from_long(frame, id_col, time_col, value_col, covariate_cols, freq) -> Seri
         t, v, c = _sort_checked(pd.Index(times[rows]), values[rows], covs[rows], f"series {key!r}")
         if out.freq is None and isinstance(t, pd.DatetimeIndex):
             out.freq = infer_frequency(t, f"series {key!r}")
-        t, v, c = _fill_gaps(t, v, c, out.freq)
+        t, v, c = _fill_gaps(t, v, c, out.freq, f"series {key!r}")
         out.ids.append(str(key))
         out.times.append(t)
         out.values.append(v)

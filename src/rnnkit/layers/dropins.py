@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.backends import BackendChoice, check_backend_name
+from rnnkit.backends.graph import run_graph_layers
 from rnnkit.backends.loop import run_layers
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, LSTMState, RecurrentCell
 from rnnkit.serialization import Saveable
@@ -37,6 +38,8 @@ class _CellStack(nn.Module):
 
     def forward(self, x: Tensor, states: list, lengths: Tensor | None, dropout: float, training: bool):
         layers = [[self.cells[key] for key in row] for row in self.layout]
+        if torch.compiler.is_exporting():  # one traceable loop per layer, time stays dynamic (backends.graph)
+            return run_graph_layers(layers, x, states, lengths=lengths, dropout=dropout, training=training)
         return run_layers(layers, x, states, lengths=lengths, dropout=dropout, training=training)
 
 
@@ -146,7 +149,9 @@ class _DropIn(Saveable):
             stepped = self._forward_one_step(input, hx)
             if stepped is not None:
                 return stepped
-        if self._requested_backend != "loop":
+        if self._requested_backend != "loop" and not torch.compiler.is_exporting():
+            # (torch's kernel specialises an exported program to the example's length: export takes the loop path,
+            # whose layers become rnnkit::lstm_layer / gru_layer / rnn_layer operators or scans.)
             return super().forward(input, hx)
         return self._forward_loop(input, hx)
 

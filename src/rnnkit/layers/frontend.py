@@ -224,7 +224,7 @@ class CRNN(nn.Module):
         self, x: Tensor, state: State | None = None, lengths: Tensor | list[int] | None = None
     ) -> tuple[Tensor, State]:
         """``(output, state)`` of the recurrent layer over the front end's features (see ``Recurrent``)."""
-        if lengths is not None:
+        if lengths is not None and not torch.compiler.is_exporting():  # (values cannot be checked in a graph)
             batch = x.shape[0] if isinstance(x, Tensor) else 0
             steps = x.shape[1] if isinstance(x, Tensor) and x.dim() > 1 else 0
             lengths = check_lengths(lengths, batch=batch, steps=steps, device=x.device)

@@ -20,6 +20,7 @@ from rnnkit.backends import (
     tuned_reason,
 )
 from rnnkit.backends.fused import kernels_ready
+from rnnkit.backends.graph import keeps_kernels, run_graph_layers
 from rnnkit.backends.loop import between_layers, run_layers
 from rnnkit.backends.native import flat_weights, native_mode, run_native
 from rnnkit.cells import CELLS, RecurrentCell, State, map_state, resolve_cell
@@ -371,6 +372,8 @@ class Recurrent(nn.Module, Saveable):
             ``(output, state)``: output ``(B, T, D * O)``, exactly zero past each sequence's end;
             the final state holds each sequence's state after its last real step.
         """
+        if torch.compiler.is_exporting():
+            return self._forward_exporting(x, state, lengths, mask)
         if (lengths is None and mask is None and self._requested_backend == "auto" and self._step_records is None
                 and isinstance(x, Tensor) and x.dim() == 3 and x.shape[1 if self.batch_first else 0] == 1):
             # One step (streaming a sequence step by step through forward): the step path, without
@@ -397,6 +400,45 @@ class Recurrent(nn.Module, Saveable):
         if batch == 0:
             return x.new_zeros(*x.shape[:2], self.output_size, *spatial), state
         return self._with_sampled_weights(self._run, x, state, lengths)
+
+    def _forward_exporting(self, x: Tensor, state: State | None, lengths: Tensor | None, mask: Tensor | None
+                           ) -> tuple[Tensor, State]:
+        """``forward`` under ``torch.export`` (and so ONNX export): the graph backend
+        (:mod:`rnnkit.backends.graph`), one traceable loop per layer whose length is the input's time
+        axis, and only the checks a tracer can make (shapes and dtypes, not the lengths' values)."""
+        check_sequence_input(
+            x, input_size=self.input_size, batch_first=self.batch_first, feature_axes=self.feature_axes
+        )
+        self._check_dtype(x)
+        batch_dim = 0 if self.batch_first else 1
+        batch, spatial = x.shape[batch_dim], tuple(x.shape[3:])
+        if mask is not None:
+            if lengths is not None:
+                raise ValueError("lengths and mask: give one of them, not both")
+            lengths = mask.sum(1)
+        if lengths is not None:
+            if not isinstance(lengths, Tensor) or lengths.is_floating_point() or lengths.dtype == torch.bool:
+                raise TypeError(
+                    f"lengths: expected an integer tensor of shape ({batch},) when exporting, got {lengths!r:.60}"
+                )
+            lengths = lengths.to(device=x.device, dtype=torch.long)
+        state = (self.initial_state(batch, dtype=x.dtype, device=x.device, spatial=spatial) if state is None
+                 else self._check_state(state, batch, x, spatial))
+        if keeps_kernels(self._requested_backend):  # rnnkit's kernels as custom operators in the program
+            backend = self.backend
+            return self._with_sampled_weights(lambda *args: self._run_on(backend, *args), x, state, lengths)
+        return self._with_sampled_weights(self._run_graph, x, state, lengths)
+
+    def _run_graph(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        x_tm = x.transpose(0, 1) if self.batch_first else x
+        per_cell = [map_state(lambda t, i=i: t[i], state) for i in range(len(self.cells))]
+        d = self.num_directions
+        layers = [[self._hooked(cell, per_cell[k * d + j]) for j, cell in enumerate(row)]
+                  for k, row in enumerate(self._layers())]
+        out, finals = run_graph_layers(layers, x_tm, per_cell, lengths=lengths, dropout=self.dropout,
+                                       training=self.training, residual=self.residual)
+        out = out.transpose(0, 1) if self.batch_first else out
+        return out, map_state(lambda *ts: torch.stack(ts), *finals)
 
     def _with_sampled_weights(self, fn: Callable, *args: object):
         """Call ``fn(*args)``, with the weights regularisers sample for this call (DropConnect) swapped in."""

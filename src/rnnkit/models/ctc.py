@@ -182,11 +182,17 @@ class CTCStreamer:
         features, _ = self.net.crnn.front_end(window, torch.tensor([window.shape[1]]))
         offset = self.buffer_start // self.pool
         chunk = features[:, self.emitted - offset:last + 1 - offset]
-        out, self.state = self.net.crnn.recurrent(chunk, self.state)
+        log_probs = self.recurrent_step(chunk)
         self.emitted = last + 1
         start = max(0, self.pool * self.emitted - self.left) // self.pool * self.pool
         self.buffer = self.buffer[start - self.buffer_start:]
         self.buffer_start = start
+        return log_probs
+
+    def recurrent_step(self, chunk: Tensor) -> Tensor:
+        """The recurrent stack and head over front-end frames ``(1, n, F)`` from the carried state:
+        log-probabilities ``(n, V)``. (An exported stream step replaces this: ``rnnkit.export.apps``.)"""
+        out, self.state = self.net.crnn.recurrent(chunk, self.state)
         return F.log_softmax(self.net.head(out[0]), dim=-1)
 
 

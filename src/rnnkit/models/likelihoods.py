@@ -8,6 +8,7 @@ and samples. Everything works in the scaled space of the network; callers unscal
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import torch
 from torch import Tensor, nn
@@ -74,7 +75,9 @@ class GaussianLikelihood(Likelihood):
 
     def quantile(self, params: Tensor, q: float) -> Tensor:
         mu, sigma = self._split(params)
-        return mu + sigma * math.sqrt(2.0) * torch.erfinv(torch.tensor(2 * q - 1, dtype=mu.dtype))
+        # The standard normal's quantile as a Python number (= sqrt(2) erfinv(2q - 1)), not a tensor
+        # op: an exported graph (ONNX has no erfinv) then holds one constant.
+        return mu + sigma * NormalDist().inv_cdf(q)
 
     def sample(self, params: Tensor) -> Tensor:
         mu, sigma = self._split(params)

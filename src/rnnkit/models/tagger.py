@@ -80,10 +80,14 @@ class SequenceTagger(nn.Module):
         head: ``"crf"`` or ``"softmax"``.
         allowed, allowed_start, allowed_end: CRF transition constraints (see :class:`CRF`).
         word_dropout: in training, the probability of replacing a word id by ``UNKNOWN`` (so the
-            unknown word's embedding is learnt).
+            unknown word's embedding is learnt); the same for bigram ids.
+        num_bigrams: bigram vocabulary size (padding 0, unknown 1); 0 (default) for no bigram
+            embeddings. With them each token's vector also holds the embedding of the token joined
+            with the next (Zhang & Yang 2018, section 3.1, "char + bichar").
+        bigram_dim: the bigram embedding size.
 
     Batch (a dict): ``words (B, T)``, ``chars (B, T, C)``, ``char_lengths (B, T)`` (0 on padding),
-    ``lengths (B,)``, and for training ``tags (B, T)``.
+    ``lengths (B,)``, ``bigrams (B, T)`` when ``num_bigrams > 0``, and for training ``tags (B, T)``.
 
     Example:
         >>> net = SequenceTagger(100, 30, 5, hidden_size=16)
@@ -96,7 +100,8 @@ class SequenceTagger(nn.Module):
                  char_hidden: int = 24, hidden_size: int = 128, num_layers: int = 1, cell: str = "lstm",
                  char_encoder: str = "rnn", dropout: float = 0.3, head: str = "crf",
                  allowed: Tensor | None = None, allowed_start: Tensor | None = None,
-                 allowed_end: Tensor | None = None, word_dropout: float = 0.05) -> None:
+                 allowed_end: Tensor | None = None, word_dropout: float = 0.05, num_bigrams: int = 0,
+                 bigram_dim: int = 50) -> None:
         super().__init__()
         if head not in ("crf", "softmax"):
             raise ValueError(f"head: expected 'crf' or 'softmax', got {head!r}")
@@ -105,7 +110,9 @@ class SequenceTagger(nn.Module):
         self.words = nn.Embedding(num_words, word_dim, padding_idx=PAD)
         self.chars = CharacterEncoder(num_chars, char_dim, char_hidden, kind=char_encoder, cell=cell) \
             if num_chars else None
-        features = word_dim + (self.chars.output_size if self.chars is not None else 0)
+        self.bigrams = nn.Embedding(num_bigrams, bigram_dim, padding_idx=PAD) if num_bigrams else None
+        features = word_dim + (self.chars.output_size if self.chars is not None else 0) \
+            + (bigram_dim if self.bigrams is not None else 0)
         self.dropout = nn.Dropout(dropout)
         self.rnn = Recurrent(cell, features, hidden_size, num_layers=num_layers, bidirectional=True,
                              dropout=dropout if num_layers > 1 else 0.0)
@@ -116,20 +123,35 @@ class SequenceTagger(nn.Module):
     def emissions(self, batch: dict[str, Tensor]) -> Tensor:
         """Tag scores before the CRF: ``(B, T, K)``."""
         words, lengths = batch["words"], batch["lengths"]
-        if self.training and self.word_dropout > 0:
-            drop = (torch.rand(words.shape, device=words.device) < self.word_dropout) & (words != PAD)
-            words = words.masked_fill(drop, UNKNOWN)
+        words = self._drop_ids(words)
         parts = [self.words(words)]
+        if self.bigrams is not None:
+            if "bigrams" not in batch:
+                raise KeyError("batch: this tagger has bigram embeddings; the batch needs 'bigrams' (B, T)")
+            parts.append(self.bigrams(self._drop_ids(batch["bigrams"])))
         if self.chars is not None:
             chars, char_lengths = batch["chars"], batch["char_lengths"]
             real = char_lengths > 0
-            encoded = self.chars(chars[real], char_lengths[real])
-            features = encoded.new_zeros(*words.shape, encoded.shape[1])
-            features[real] = encoded
+            if torch.compiler.is_exporting():
+                # A graph holds no data-dependent shapes: encode every position (padding as one
+                # character) and zero the padding's features, the same numbers as below.
+                flat = self.chars(chars.flatten(0, 1), char_lengths.flatten().clamp(min=1))
+                features = flat.view(*words.shape, flat.shape[1]) * real.unsqueeze(-1)
+            else:
+                encoded = self.chars(chars[real], char_lengths[real])
+                features = encoded.new_zeros(*words.shape, encoded.shape[1])
+                features[real] = encoded
             parts.append(features)
         x = self.dropout(torch.cat(parts, dim=2))
         out, _ = self.rnn(x, lengths=lengths)
         return self.output(self.dropout(out))
+
+    def _drop_ids(self, ids: Tensor) -> Tensor:
+        """In training, each real id becomes ``UNKNOWN`` with probability ``word_dropout``."""
+        if not self.training or self.word_dropout <= 0:
+            return ids
+        drop = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & (ids != PAD)
+        return ids.masked_fill(drop, UNKNOWN)
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         """Mean per-token negative log-likelihood (CRF) or cross-entropy (softmax)."""

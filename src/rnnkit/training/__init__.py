@@ -2,7 +2,7 @@
 
 BPTT and truncated BPTT, clipping, mixed precision, checkpoints with exact resume, logs and
 plots, gradient-flow diagnostics, multi-process data parallel, and callbacks (early stopping,
-keep-the-best-weights).
+keep-the-best-weights, epoch-wise learning-rate decay).
 """
 
 from rnnkit.training.callbacks import EarlyStopping, KeepBest
@@ -10,6 +10,7 @@ from rnnkit.training.checkpoint import CheckpointError, load_checkpoint_weights
 from rnnkit.training.config import TrainerConfig
 from rnnkit.training.data import ResumableSampler
 from rnnkit.training.evaluation import BatchError
+from rnnkit.training.lr_decay import LearningRateDecay
 from rnnkit.training.protocol import TrainableModel
 from rnnkit.training.signals import TrainingInterrupted
 from rnnkit.training.state import FitResult, TrainingDiverged, seed_everything
@@ -21,6 +22,7 @@ __all__ = [
     "EarlyStopping",
     "FitResult",
     "KeepBest",
+    "LearningRateDecay",
     "ResumableSampler",
     "TrainableModel",
     "Trainer",

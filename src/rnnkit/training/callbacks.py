@@ -9,8 +9,9 @@ A callback is any object with some of these methods, called on every process:
 - ``state_dict()`` / ``load_state_dict(state)`` (JSON values) when its state must survive a
   checkpoint and a resume.
 
-A callback ends the run after the current epoch with ``trainer.stop(reason)`` (or by setting
-``trainer.should_stop = True``, reason ``"callback"``).
+A callback ends the run with ``trainer.stop(reason)`` (or by setting ``trainer.should_stop =
+True``, reason ``"callback"``): after the current epoch when it does so in ``on_epoch_end``,
+after the current optimizer step when in ``on_step_end`` (except under DDP: the epoch's end).
 """
 
 from __future__ import annotations

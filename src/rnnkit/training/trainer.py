@@ -39,6 +39,9 @@ from rnnkit.training.signals import StopSignals, TrainingInterrupted, resume_hin
 from rnnkit.training.state import AccumulationGroup, FitResult, RunState, TrainingDiverged, seed_everything
 from rnnkit.training.steps import NO_STATE, StepRunner, loss_and_logs, tbptt_windows
 
+#: At most one epoch line per this many seconds (the first and last epochs' always).
+EPOCH_LINE_SECONDS = 5.0
+
 
 @dataclass
 class _Loop:
@@ -65,6 +68,7 @@ class _Loop:
     checkpoint_due: bool = False
     last_written: Path | None = None
     stop_reason: str = ""
+    last_line: float = -math.inf         # when the last epoch line was written (perf_counter)
 
     def log(self, row: dict[str, Any]) -> None:
         for sink in (self.csv_log, self.tb_log):
@@ -80,9 +84,10 @@ class Trainer(CheckpointMixin):
         callbacks: objects with any of ``on_step_end(trainer, step, row)``,
             ``on_epoch_end(trainer, epoch, record)`` and ``on_fit_end(trainer, result)``, called on
             every process (see :mod:`rnnkit.training.callbacks`: :class:`EarlyStopping`,
-            :class:`KeepBest`). A callback ends the run after the current epoch with
-            ``trainer.stop(reason)`` or by setting ``trainer.should_stop = True`` (``stop_reason``
-            ``"callback"``).
+            :class:`KeepBest`). A callback ends the run with ``trainer.stop(reason)`` or by
+            setting ``trainer.should_stop = True`` (``stop_reason`` ``"callback"``): from
+            ``on_epoch_end`` after that epoch, from ``on_step_end`` after that step (the partial
+            epoch is validated; under DDP, at the epoch's end).
         **options: :class:`TrainerConfig` fields (``max_epochs=5, lr=3e-3, ...``).
 
     Example:
@@ -233,6 +238,11 @@ class Trainer(CheckpointMixin):
     def _steps_done(self, loop: _Loop) -> bool:
         return self.config.max_steps is not None and loop.state.step >= self.config.max_steps
 
+    def _stopped_mid_epoch(self) -> bool:
+        """Whether a step callback (a time budget) ended the run: the epoch ends after this step.
+        Under DDP the processes could disagree, so there the stop waits for the epoch's end."""
+        return self.should_stop and not self.dist.enabled
+
     # ------------------------------------------------------------------------------- epoch
     def _epoch_batches(self, loop: _Loop) -> Any:
         """The epoch's batches in order, resumed mid-epoch if the checkpoint was.
@@ -261,6 +271,9 @@ class Trainer(CheckpointMixin):
             state.batch_in_epoch += 1
             if self._steps_done(loop):
                 loop.stop_reason = "max_steps"
+                return
+            if self._stopped_mid_epoch():
+                loop.stop_reason = self._stop_reason or "callback"
                 return
             # Checkpoints fall on batch boundaries, never inside an accumulation group.
             if loop.checkpoint_due and not loop.group.losses:
@@ -293,7 +306,7 @@ class Trainer(CheckpointMixin):
                 loop.throughput = examples / max(time.perf_counter() - tick, 1e-9)
                 self._step(loop)
                 tick = time.perf_counter()
-                if self._steps_done(loop):
+                if self._steps_done(loop) or self._stopped_mid_epoch():
                     return
 
     def _step(self, loop: _Loop, scale: float = 1.0) -> None:
@@ -340,13 +353,19 @@ class Trainer(CheckpointMixin):
         record["seconds"] = time.perf_counter() - loop.epoch_started
         state.history.append(record)
         loop.log({"step": state.step, "epoch": state.epoch, **{k: v for k, v in record.items() if k[:4] == "val_"}})
-        loop.progress.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                     for k, v in record.items()))
         self._call("on_epoch_end", state.epoch, record)
         if self.should_stop:  # a callback ended the run (early stopping, a target reached)
             reason = self._stop_reason or "callback"
             if reason != "callback" or not loop.stop_reason:
                 loop.stop_reason = reason
+        # One line per epoch, but at most one per EPOCH_LINE_SECONDS (an epoch of one batch would
+        # otherwise print a line per step), and always the first and the last epoch's.
+        now = time.perf_counter()
+        last = bool(loop.stop_reason) or (cfg.max_epochs is not None and state.epoch + 1 >= cfg.max_epochs)
+        if state.epoch == 0 or last or now - loop.last_line >= EPOCH_LINE_SECONDS:
+            loop.last_line = now
+            loop.progress.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                         for k, v in record.items()))
         if finished_epoch:
             state.epoch += 1
             state.batch_in_epoch = 0

@@ -62,7 +62,7 @@ def test_run_competition_scores_every_method_on_a_tiny_subset():
     methods = list(result.scores)
     assert methods[0] == "rnnkit LSTM (global)" and "Naive2" in methods
     assert all(np.isfinite(v["sMAPE"]) for v in result.scores.values())
-    combo = result.forecasts["rnnkit + AutoTheta (mean)"]
+    combo = result.forecasts["rnnkit LSTM + AutoTheta (mean)"]
     np.testing.assert_allclose(combo[3], (result.forecasts[methods[0]][3] + result.forecasts["AutoTheta"][3]) / 2)
 
 

@@ -116,3 +116,26 @@ def test_evaluate_scores_a_saved_model_again(run, tmp_path):
     again = json.loads((out / "metrics.json").read_text())["methods"]
     for method in ("rnnkit 1x16 lstm", "Kneser-Ney 4-gram"):
         assert again[method]["test bpc"] == pytest.approx(first[method]["test bpc"], rel=1e-9)
+
+
+def test_learning_rate_decay_flags_reach_the_training(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    flags = [f for f in TINY if f not in ("--max-steps", "25")]
+    out = tmp_path / "run"
+    assert main(["lm", "--data", str(corpus), *flags, "--max-epochs", "2", "--lr", "0.01", "--lr-decay", "0.5",
+                 "--lr-decay-after", "1", "--sample-tokens", "0", "--ngram-order", "2", "--output-dir", str(out)]) == 0
+    log = rnnkit.load(out / "model").training_log_
+    assert [row["lr"] for row in log] == pytest.approx([0.01, 0.005])
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--lr-decay", "0.5"], "lr_decay: give --lr-decay-after N and/or --lr-decay-on-plateau"),
+    (["--lr-decay", "0"], "lr_decay: expected a factor in (0, 1]"),
+    (["--max-minutes", "0"], "max_minutes: expected a positive number"),
+])
+def test_bad_schedule_flags_are_user_errors(tmp_path, capsys, flags, message):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    assert main(["lm", "--data", str(corpus), *TINY, *flags, "--output-dir", str(tmp_path / "a")]) == 2
+    assert message in capsys.readouterr().err

@@ -129,3 +129,31 @@ def test_word_level_generation_spells_lines():
     text = lm.generate("", 40, seed=2, temperature=0.5)
     assert not text.startswith(" ") and "\n " not in text and "  " not in text
     assert set(text.split()) <= set(TEXT.split())
+
+
+def test_learning_rate_decay_follows_the_epoch_schedule():
+    lm = LanguageModel(**{**TINY, "max_steps": None, "max_epochs": 3, "lr_decay": 0.5, "lr_decay_after": 1}).fit(TEXT)
+    assert [row["lr"] for row in lm.training_log_] == pytest.approx([2e-2, 1e-2, 5e-3])
+    constant = LanguageModel(**{**TINY, "max_steps": None, "max_epochs": 2}).fit(TEXT)
+    assert [row["lr"] for row in constant.training_log_] == pytest.approx([2e-2, 2e-2])
+
+
+def test_a_time_budget_stops_inside_the_single_batch_epoch():
+    # the whole stream is one Trainer batch per epoch: the budget must act between its windows
+    lm = LanguageModel(**{**TINY, "max_steps": None, "max_epochs": 5, "max_seconds": 1e-9}).fit(TEXT, TEXT[:300])
+    assert lm.steps_ == 1
+    assert "val_loss" in lm.training_log_[-1]  # the stopped epoch is still validated
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"lr_decay": 0.0}, "lr_decay: expected a factor"), ({"lr_decay": 1.5}, "lr_decay: expected a factor"),
+    ({"lr_decay": 0.5}, "lr_decay_after=N or lr_decay_on_plateau"), ({"max_seconds": 0}, "max_seconds"),
+])
+def test_bad_schedule_options(options, match):
+    with pytest.raises(ValueError, match=match):
+        LanguageModel(**options)
+
+
+def test_plateau_decay_needs_validation_text():
+    with pytest.raises(ValueError, match="val_text"):
+        LanguageModel(**{**TINY, "lr_decay": 0.5, "lr_decay_on_plateau": True}).fit(TEXT)

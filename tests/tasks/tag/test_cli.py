@@ -73,3 +73,23 @@ def test_bad_files_are_clear_errors(tmp_path, capsys):
     _write(tmp_path / "ok.conll", 5, 0)
     assert main(["tag", "--train", str(tmp_path / "ok.conll"), "--scheme", "IOBX", *FAST]) == 2
     assert "scheme: expected auto or one of" in capsys.readouterr().err
+
+
+def test_unseen_test_tags_and_invalid_gold_are_reported(run, tmp_path):
+    folder, _ = run
+    sentences, tags = toy_corpus(10, seed=7)
+    # the test file: LOC renamed ORG (never seen in training), and B- written as I- (invalid IOB2 after O)
+    tags = [["I-ORG" if t.endswith("LOC") else "I-" + t[2:] if t.startswith("B-") else t for t in row]
+            for row in tags]
+    write_conll([TaggedSentence(s, t) for s, t in zip(sentences, tags, strict=True)], tmp_path / "odd.conll")
+    out = tmp_path / "run"
+    assert main(["tag", "--train", str(folder / "train.conll"), "--dev", str(folder / "dev.conll"),
+                 "--test", str(tmp_path / "odd.conll"), "--output-dir", str(out), "--baselines", "most_frequent",
+                 *FAST]) == 0
+    extra = json.loads((out / "metrics.json").read_text())["extra"]
+    assert extra["unseen_tag_tokens"] == sum(t.endswith("ORG") for row in tags for t in row) > 0
+    invalid = sum(t.startswith("I-") and (i == 0 or row[i - 1] == "O") for row in tags for i, t in enumerate(row))
+    assert extra["invalid_gold"] == invalid > 0
+    notes = (out / "metrics.md").read_text()
+    assert f"{extra['unseen_tag_tokens']} gold test tokens carry tags never seen in training" in notes
+    assert f"Gold test tags hold {invalid} invalid IOB2 transitions" in notes

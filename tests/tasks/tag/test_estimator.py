@@ -91,3 +91,35 @@ def test_softmax_head_and_cnn_characters():
     test, test_tags = toy_corpus(20, seed=6)
     assert tagger.evaluate(test, test_tags)["accuracy"] > 0.9
     assert tagger.network.crf is None
+
+
+def test_bigram_embeddings_fit_save_and_load(tmp_path):
+    train, tags = toy_corpus(60, seed=0)
+    tagger = Tagger(scheme="IOB2", bigram_dim=6, bigram_min_count=2, **TINY).fit(train, tags)
+    assert "Peter Blackburn" in tagger.bigrams_.index and "Paris </s>" not in tagger.bigrams_.index  # never last
+    assert tagger.network.bigrams.num_embeddings == len(tagger.bigrams_)
+    test, test_tags = toy_corpus(20, seed=6)
+    assert tagger.evaluate(test, test_tags)["f1"] > 0.9
+    tagger.save(tmp_path / "model")
+    loaded = rnnkit.load(tmp_path / "model")
+    assert loaded.bigrams_.items == tagger.bigrams_.items and loaded.predict(test) == tagger.predict(test)
+
+
+def test_bad_bigram_and_word_dropout_settings():
+    with pytest.raises(ValueError, match="bigram_dim: expected an integer >= 0, got -1"):
+        Tagger(bigram_dim=-1)
+    with pytest.raises(ValueError, match="bigram_min_count: expected an integer >= 1, got 0"):
+        Tagger(bigram_min_count=0)
+    with pytest.raises(ValueError, match=r"word_dropout: expected a probability in \[0, 1\), got 1.0"):
+        Tagger(word_dropout=1.0)
+
+
+def test_patience_stops_when_dev_accuracy_stops_improving():
+    train, tags = toy_corpus(16, seed=0)
+    dev, dev_tags = toy_corpus(8, seed=1)
+    frozen = dict(TINY, lr=0.0, max_epochs=4)  # the weights never change: dev accuracy is the same every epoch
+    stopped = Tagger(scheme="IOB2", patience=1, **frozen).fit(train, tags, dev=dev, dev_tags=dev_tags)
+    assert len(stopped.training_log_) == 2  # the first epoch sets the best, the second does not improve on it
+    assert len(Tagger(scheme="IOB2", **frozen).fit(train, tags, dev=dev, dev_tags=dev_tags).training_log_) == 4
+    with pytest.raises(ValueError, match="patience: expected None or an integer >= 0, got -1"):
+        Tagger(patience=-1)

@@ -72,6 +72,27 @@ def test_transcribe_on_a_users_list_and_bad_flags(tmp_path, capsys):
     assert main(["transcribe", "predict", "--model", str(out / "model")]) == 2
     assert "give audio files" in capsys.readouterr().err
 
+    # --stream -: raw 16 kHz 16-bit PCM on stdin gives the offline greedy transcript of the same samples
+    import io
+    import sys
+
+    samples = sf.read(tmp_path / "u0.wav", dtype="int16")[0]
+    assert main(["transcribe", "predict", "--model", str(out / "model"), "--decoder", "greedy",
+                 str(tmp_path / "u0.wav")]) == 0
+    offline = capsys.readouterr().out.split("\t", 1)[1]
+    for pcm, code in ((samples.astype("<i2").tobytes(), 0), (samples[:160].astype("<i2").tobytes(), 2)):
+        stdin = sys.stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(pcm))
+        try:
+            assert main(["transcribe", "predict", "--model", str(out / "model"), "--stream", "-"]) == code
+        finally:
+            sys.stdin = stdin
+        captured = capsys.readouterr()
+        if code == 0:
+            assert captured.out == offline
+        else:  # 10 ms of audio: a named error, not a traceback
+            assert "10 ms of audio is shorter than one 25 ms" in captured.err
+
 
 def test_bad_settings_are_named(capsys):
     assert main(["transcribe", "--decoder", "best"]) == 2

@@ -103,3 +103,16 @@ def test_user_lists_are_read_and_checked(tmp_path):
     (tmp_path / "cols.tsv").write_text("file\twords\na.wav\thi\n")
     with pytest.raises(AudioError, match="needs a header with 'path' and 'transcript'"):
         data.read_transcript_list(tmp_path / "cols.tsv")
+
+
+def test_extra_voices_join_training_only_and_keep_the_held_out_rule():
+    kinds = {"digits": 1, "cards": 1, "sentence": 1}
+    plan = data.plan_corpus(400, 40, 60, seed=0, kinds=kinds, extra_voices=True)
+    train_variants = {p["voice"].split("+")[1] for p in plan if p["split"] != "test"}
+    test_voices = {p["voice"] for p in plan if p["split"] == "test"}
+    assert train_variants & set(data.EXTRA_VARIANTS)  # the named variants are trained on
+    base_test = {p["voice"] for p in data.plan_corpus(400, 40, 60, seed=0, kinds=kinds) if p["split"] == "test"}
+    assert all(v.split("+")[1] not in data.EXTRA_VARIANTS for v in test_voices)
+    assert test_voices <= {f"{a}+{v}" for a in data.ACCENTS for v in data.VARIANTS if data.voice_split(a, v) == "test"}
+    assert base_test  # the held-out voices of both plans come from the same set
+    assert not {p["voice"] for p in plan if p["split"] != "test"} & test_voices

@@ -112,3 +112,40 @@ def test_time_budget_ends_training_inside_the_first_epoch():
     model = SpeechRecognizer(**{**TINY, "batch_size": 1, "max_steps": 1000, "max_seconds": 0.0})
     model.fit(_clips(6), ["one", "two", "three", "four", "five", "six"])
     assert model.training_log_[-1]["step"] <= 1  # an epoch has 6 batches; the budget stops it at once
+
+
+def test_augmented_training_draws_a_new_version_of_each_utterance():
+    model = SpeechRecognizer(**{**TINY, "augment": True, "max_steps": 2})
+    model.fit(_clips(4), ["one", "two", "three", "four"])
+    assert model.training_log_[-1]["step"] == 2
+    from rnnkit.tasks.transcribe.estimator import _AugmentedUtterances
+
+    data = _AugmentedUtterances(_clips(3), [[1], [2], [3]], lambda wave: model.features(wave), seed=0)
+    first, second = data[0][0], data[0][0]
+    assert not (first.shape == second.shape and torch.allclose(first, second))  # a new draw each time
+    assert data[1][1] == [2]
+
+
+def test_time_budget_decays_the_learning_rate_along_a_cosine():
+    from rnnkit.tasks.transcribe.estimator import _BudgetDecay
+    from rnnkit.training.callbacks import TimeBudget
+
+    budget = TimeBudget(100.0)
+    decay = _BudgetDecay(budget, lr=1e-2, floor=0.05)
+    assert decay.factor() == pytest.approx(1.0, abs=1e-3)
+    budget.start -= 50.0  # half the budget spent
+    assert decay.factor() == pytest.approx(0.05 + 0.95 * 0.5, abs=1e-3)
+    budget.start -= 100.0  # past the end: the floor
+    assert decay.factor() == pytest.approx(0.05)
+
+    class _Trainer:
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+
+    decay.on_step_end(_Trainer, 1, {})
+    assert _Trainer.optimizer.param_groups[0]["lr"] == pytest.approx(5e-4)
+    for lr_decay in (True, False):  # in a fit under a budget: below the peak after the first steps, or constant
+        model = SpeechRecognizer(**{**TINY, "batch_size": 1, "max_steps": 6, "max_seconds": 600.0,
+                                    "lr_decay": lr_decay})
+        model.fit(_clips(3), ["one", "two", "three"])
+        lrs = [row["lr"] for row in model.training_log_]
+        assert (lrs[-1] < lrs[0] < 3e-3) if lr_decay else lrs == [3e-3] * len(lrs)

@@ -78,3 +78,40 @@ def test_bad_pairs_and_settings():
         rnnkit.Translator(vocab_size=0)
     with pytest.raises(RuntimeError, match="call fit"):
         rnnkit.Translator().translate(["a"])
+
+
+def test_long_training_pairs_are_truncated_with_a_warning_that_counts_them():
+    pairs = toy_pairs(40)
+    long = ("the dog " * 12).strip(), ("el perro " * 12).strip()  # 24 words, above max_src_len=12 subwords
+    translator = rnnkit.Translator(max_steps=2, **TINY)
+    with pytest.warns(UserWarning, match=r"pairs: truncated 2 of 42 pairs to max_src_len=12 / max_tgt_len=12"):
+        translator.fit([*pairs, long, long])
+    assert translator.truncated_ == 2
+    with pytest.warns(UserWarning, match="truncated 1 of 1"):
+        encoded = translator._encode_pairs([long], "check")
+    assert [len(src) for src, _ in encoded] == [12] and [len(tgt) for _, tgt in encoded] == [12]
+
+
+def test_an_empty_sentence_is_translated_as_one_unknown_token(fitted):
+    import torch
+
+    from rnnkit.models.decoding import greedy_decode
+
+    unk = fitted.src_tokenizer_.unk_id
+    expected = greedy_decode(fitted.network, torch.tensor([[unk]]), torch.tensor([1]), max_len_a=fitted.max_len_a,
+                             max_len_b=fitted.max_len_b)[0]
+    got = fitted.hypotheses([""], beam=1)[0][0]
+    assert got.tokens == expected.tokens
+    assert fitted.translate([""], beam=1) == [fitted.tgt_tokenizer_.decode(expected.tokens)]
+
+
+def test_separate_vocabularies_train_one_tokenizer_per_side_and_round_trip(tmp_path):
+    translator = rnnkit.Translator(max_steps=3, joint_vocab=False, **TINY).fit(toy_pairs(60))
+    src, tgt = translator.src_tokenizer_, translator.tgt_tokenizer_
+    assert src is not tgt
+    assert "▁perro" not in src.backend.get_vocab() and "▁perro" in tgt.backend.get_vocab()
+    assert "▁dog" in src.backend.get_vocab() and "▁dog" not in tgt.backend.get_vocab()
+    translator.save(tmp_path / "model")
+    assert (tmp_path / "model" / "tokenizer_tgt.json").is_file()
+    loaded = rnnkit.load(tmp_path / "model")
+    assert loaded.translate(["the red dog"], beam=2) == translator.translate(["the red dog"], beam=2)

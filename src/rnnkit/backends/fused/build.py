@@ -24,6 +24,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -176,8 +178,10 @@ def load_kernels():
     start = time.perf_counter()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        load(name, [str(SOURCE_DIR / "kernels.cpp")], extra_cflags=list(CFLAGS), extra_include_paths=[str(SOURCE_DIR)],
-             build_directory=str(directory), is_python_module=False, verbose=False)
+        with _build_lock(directory):
+            load(name, [str(SOURCE_DIR / "kernels.cpp")], extra_cflags=list(CFLAGS),
+                 extra_include_paths=[str(SOURCE_DIR)], build_directory=str(directory),
+                 is_python_module=False, verbose=False)
     except Exception as error:  # a compiler error, a missing header: keep the reason, run the loop instead
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         _state["failure"] = f"the CPU kernels failed to build ({first}); see the compiler output above"
@@ -188,6 +192,37 @@ def load_kernels():
         print(f"rnnkit: built the CPU kernels in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     _state["loaded"] = True
     return torch.ops.rnnkit_cpu
+
+
+#: The lock file ``torch.utils.cpp_extension`` creates in the build directory while it builds and
+#: deletes afterwards; a build killed half-way leaves it behind, and every later build then waits
+#: for it forever.
+BATON_FILE = "lock"
+
+
+@contextmanager
+def _build_lock(directory: Path) -> Iterator[None]:
+    """Hold an ``flock`` on ``<directory>/build.flock`` while building, and clear a stale baton.
+
+    rnnkit's builds of one directory are serialised by this lock, which the kernel releases when
+    its holder dies (even by ``kill -9``); so while it is held, a ``cpp_extension`` baton file in the
+    directory can only be left over from a killed build, and is removed instead of waited on.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): cpp_extension's own baton is all there is
+        yield
+        return
+    with open(directory / "build.flock", "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # waits for another process's build to finish
+        try:
+            baton = directory / BATON_FILE
+            if baton.exists():
+                print(f"rnnkit: removing {baton}, left by a kernel build that was killed", file=sys.stderr, flush=True)
+                baton.unlink(missing_ok=True)
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def kernels_ready() -> bool:

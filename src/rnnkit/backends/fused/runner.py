@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from rnnkit.backends.fused import ops
 from rnnkit.backends.fused.functions import GRUSequence, LSTMSequence, SimpleSequence, StepRegularization
 from rnnkit.backends.loop import reverse_padded
 from rnnkit.cells.base import LSTMState, RecurrentCell, State, map_state
@@ -50,20 +51,25 @@ def run_fused(
     state = map_state(lambda t: t.to(dtype), state)
     if lengths is not None:
         lengths = lengths.to("cpu", dtype=torch.long).contiguous()
+    # Under torch.compile / torch.export the same kernels as custom operators (shapes known to the tracer).
+    tracing = torch.compiler.is_compiling()
+    lstm = ops.lstm_sequence if tracing else LSTMSequence.apply
+    gru = ops.gru_sequence if tracing else GRUSequence.apply
+    simple = ops.simple_sequence if tracing else SimpleSequence.apply
     if spec.family == "lstm":
         h0, c0 = state
         norm_c_weight, norm_c_bias = spec.norm_cell if spec.norm_cell is not None else (None, None)
-        out, h, c = LSTMSequence.apply(
+        out, h, c = lstm(
             projected, h0.contiguous(), c0.contiguous(), spec.weight_hh, spec.norm_hh, norm_c_weight, norm_c_bias,
             spec.eps, lengths, regularization,
         )
         final: State = (cell.state_type or LSTMState)(h, c)
     elif spec.family == "gru":
-        out, final = GRUSequence.apply(
+        out, final = gru(
             projected, state.contiguous(), spec.weight_hh, spec.bias_hh, spec.norm_hh, spec.eps, lengths, regularization
         )
     else:
-        out, final = SimpleSequence.apply(
+        out, final = simple(
             projected, state.contiguous(), spec.weight_hh, spec.nonlinearity == "relu", lengths, regularization
         )
     if reverse:

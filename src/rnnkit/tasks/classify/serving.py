@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Longest text (characters) a request may carry.
+MAX_TEXT_CHARS = 20_000
 
 
 class ClassifyRequest(BaseModel):
     """Texts to classify with a saved :class:`~rnnkit.TextClassifier`.
 
     Attributes:
-        texts: one to 10,000 texts (an empty text is read as one unknown token).
+        texts: one to 10,000 texts of at most 20,000 characters each (an empty text is read as
+            one unknown token).
     """
 
-    texts: list[str] = Field(..., min_length=1, max_length=10_000)
+    model_config = ConfigDict(extra="forbid")
+
+    texts: list[Annotated[str, Field(max_length=MAX_TEXT_CHARS)]] = Field(..., min_length=1, max_length=10_000)
 
 
 def answer(classifier: Any, request: ClassifyRequest) -> dict:

@@ -24,6 +24,18 @@ GLOBAL_SETTINGS = {
     "other": {"context_length": 16},
 }
 
+#: Context of the ES-RNN per frequency (its windows are level-normalised and deseasonalised, so
+#: shorter contexts than the LSTM's serve).
+ES_RNN_SETTINGS = {
+    "yearly": {"context_length": 6},
+    "quarterly": {"context_length": 12},
+    "monthly": {"context_length": 24},
+    "other": {"context_length": 12},
+}
+
+#: The global models :func:`run_competition` can train, by option name and by label.
+MODELS = {"lstm": "rnnkit LSTM (global)", "es-rnn": "rnnkit ES-RNN"}
+
 
 @dataclass
 class CompetitionResult:
@@ -57,16 +69,36 @@ def forecast_subset(model, subset: CompetitionSubset) -> list[np.ndarray]:
     return [frame.xs(i, level="id")["mean"].to_numpy() for i in subset.ids]
 
 
-def global_forecaster_forecasts(subset: CompetitionSubset, *, seed: int = 0, **options) -> tuple[list[np.ndarray],
-                                                                                                    float]:
-    """Fit one global forecaster on ``subset`` and forecast each series.
+def es_rnn_settings(subset: CompetitionSubset, **options) -> dict:
+    """The :class:`~rnnkit.tasks.forecast.es_rnn.ESRNNForecaster` keyword arguments for ``subset``."""
+    frequency = subset.name.split("-", 1)[1]
+    return {"season_length": subset.season_length, **ES_RNN_SETTINGS[frequency], **options}
+
+
+def global_forecaster_forecasts(subset: CompetitionSubset, *, model: str = "lstm", seed: int = 0,
+                                **options) -> tuple[list[np.ndarray], float]:
+    """Fit one global model on ``subset`` and forecast each series.
+
+    Args:
+        subset: the competition subset.
+        model: ``"lstm"`` (:class:`~rnnkit.Forecaster` across series) or ``"es-rnn"`` (the hybrid
+            :class:`~rnnkit.tasks.forecast.es_rnn.ESRNNForecaster`).
+        seed: random seed.
+        **options: settings of that model, over the per-frequency defaults.
 
     Returns:
         ``(forecasts per series, CPU seconds)``.
     """
+    if model not in MODELS:
+        raise ValueError(f"model: expected one of {sorted(MODELS)}, got {model!r}")
     start = time.process_time()
-    model = fit_global_forecaster(subset, seed=seed, **options)
-    return forecast_subset(model, subset), time.process_time() - start
+    if model == "es-rnn":
+        from rnnkit.tasks.forecast.es_rnn import ESRNNForecaster
+
+        fitted = ESRNNForecaster(subset.horizon, seed=seed, **es_rnn_settings(subset, **options)).fit(subset.train)
+        return fitted.predict(), time.process_time() - start
+    fitted = fit_global_forecaster(subset, seed=seed, **options)
+    return forecast_subset(fitted, subset), time.process_time() - start
 
 
 def score_methods(subset: CompetitionSubset, rnn: dict[str, list[np.ndarray]], rnn_seconds: dict[str, float], *,
@@ -75,16 +107,20 @@ def score_methods(subset: CompetitionSubset, rnn: dict[str, list[np.ndarray]], r
     from rnnkit.tasks.forecast.statistical import statistical_forecasts
 
     forecasts, seconds = dict(rnn), dict(rnn_seconds)
-    label = next(iter(rnn))
     stat, stat_seconds = statistical_forecasts(subset.train, subset.horizon, subset.season_length,
                                                models=tuple(dict.fromkeys(statistical + combine_with)))
     forecasts.update(stat)
     seconds.update(stat_seconds)
     if combine_with:
-        combo = f"rnnkit + {' + '.join(combine_with)} (mean)"
-        forecasts[combo] = [np.mean([forecasts[label][i], *[stat[m][i] for m in combine_with]], axis=0)
-                            for i in range(len(subset))]
-        seconds[combo] = seconds[label] + sum(stat_seconds[m] for m in combine_with)
+        # Equal-weight combinations: each rnnkit model with the statistical partners, all rnnkit
+        # models together with them, and the partners alone.
+        groups = [[label] for label in rnn] + ([list(rnn)] if len(rnn) > 1 else [])
+        for members in groups:
+            short = " + ".join(m.removeprefix("rnnkit ").split(" (")[0] for m in members)
+            combo = f"rnnkit {short} + {' + '.join(combine_with)} (mean)"
+            forecasts[combo] = [np.mean([*[forecasts[m][i] for m in members], *[stat[m][i] for m in combine_with]],
+                                        axis=0) for i in range(len(subset))]
+            seconds[combo] = sum(seconds[m] for m in members) + sum(stat_seconds[m] for m in combine_with)
         stat_combo = " + ".join(combine_with) + " (mean)"
         forecasts[stat_combo] = [np.mean([stat[m][i] for m in combine_with], axis=0) for i in range(len(subset))]
         seconds[stat_combo] = sum(stat_seconds[m] for m in combine_with)
@@ -102,15 +138,32 @@ def run_competition(
     combine_with: tuple[str, ...] = ("AutoETS", "AutoTheta"),
     seeds: int = 1,
     rnn_options: dict | None = None,
+    models: tuple[str, ...] = ("lstm",),
+    model_options: dict[str, dict] | None = None,
 ) -> CompetitionResult:
-    """rnnkit's global model (averaged over ``seeds``), the statistical models and the equal-weight
-    combination of rnnkit with ``combine_with``, all on the official split of ``subset``."""
-    runs = [global_forecaster_forecasts(subset, seed=s, **(rnn_options or {})) for s in range(seeds)]
-    label = "rnnkit LSTM (global)" + (f", {seeds} seeds" if seeds > 1 else "")
-    rnn = {label: [np.mean([run[0][i] for run in runs], axis=0) for i in range(len(subset))]}
-    return score_methods(subset, rnn, {label: sum(run[1] for run in runs)}, statistical=statistical,
-                         combine_with=combine_with)
+    """rnnkit's global models (each averaged over ``seeds``), the statistical models and the
+    equal-weight combinations of rnnkit with ``combine_with``, all on the official split of ``subset``.
+
+    Args:
+        subset: the competition subset.
+        statistical: statsforecast models (and Naive2) scored beside rnnkit.
+        combine_with: the statistical partners of the combinations.
+        seeds: networks per rnnkit model, averaged.
+        rnn_options: options of the LSTM (``model="lstm"``).
+        models: rnnkit models from :data:`MODELS` (``"lstm"``, ``"es-rnn"``).
+        model_options: per model name, its options (``{"es-rnn": {"max_epochs": 20}}``).
+    """
+    options = {"lstm": dict(rnn_options or {}), **{k: dict(v) for k, v in (model_options or {}).items()}}
+    rnn, rnn_seconds = {}, {}
+    for model in models:
+        runs = [global_forecaster_forecasts(subset, model=model, seed=s, **options.get(model, {}))
+                for s in range(seeds)]
+        label = MODELS[model] + (f", {seeds} seeds" if seeds > 1 else "")
+        rnn[label] = [np.mean([run[0][i] for run in runs], axis=0) for i in range(len(subset))]
+        rnn_seconds[label] = sum(run[1] for run in runs)
+    return score_methods(subset, rnn, rnn_seconds, statistical=statistical, combine_with=combine_with)
 
 
-__all__ = ["GLOBAL_SETTINGS", "CompetitionResult", "fit_global_forecaster", "forecast_subset",
-           "global_forecaster_forecasts", "global_settings", "run_competition", "score_methods"]
+__all__ = ["ES_RNN_SETTINGS", "GLOBAL_SETTINGS", "MODELS", "CompetitionResult", "es_rnn_settings",
+           "fit_global_forecaster", "forecast_subset", "global_forecaster_forecasts", "global_settings",
+           "run_competition", "score_methods"]

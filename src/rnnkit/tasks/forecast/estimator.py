@@ -54,7 +54,7 @@ class ForecasterConfig:
     max_epochs: int | None = None
     patience: int | None = None
     seed: int = 0
-    progress: bool = False
+    progress: bool | None = None
     trainer_options: dict = field(default_factory=dict)
 
     def check(self) -> None:
@@ -153,7 +153,8 @@ class Forecaster(Estimator):
             the network and ETS, and forecast with whichever had the lowest scaled error there
             (``explain()`` says which and why); ``"none"``: always the network.
         seed: random seed of initialisation, batching and sampling.
-        progress: show a progress bar while training.
+        progress: show a progress bar (and a line per epoch, at most one per 5 s) while training;
+            ``None`` (default): only when running interactively (stderr is a terminal).
 
     Example:
         >>> from rnnkit.data import load_sunspots
@@ -383,6 +384,27 @@ class Forecaster(Estimator):
         Returns:
             ``{"mean": (N, horizon), "q0.1": (N, horizon), ...}`` for the ``N`` series.
         """
+        cfg = self.config
+        batch = self.network_inputs(history, horizon, future_covariates)
+        self.network.eval()
+        torch.manual_seed(cfg.seed)
+        result = self.network.forecast(batch, quantiles, num_samples=cfg.num_samples)
+        level, scale = batch["level"].unsqueeze(1), batch["scale"].unsqueeze(1)
+
+        def unscale(z: torch.Tensor) -> np.ndarray:
+            return (level + scale * z.double()).numpy()[:, :horizon]
+
+        columns = {"mean": unscale(result["mean"])}
+        columns.update({f"q{q:g}": unscale(result["quantiles"][q]) for q in quantiles})
+        return columns if network_only else self._apply_selection(history, columns, horizon, quantiles)
+
+    def network_inputs(
+        self, history: SeriesCollection, horizon: int, future_covariates: list[np.ndarray] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The network's scaled input windows at the end of each series of ``history`` (what
+        :meth:`forecast_arrays` feeds it, and an exported network takes): ``past_target``,
+        ``past_observed``, ``past_features``, ``future_features``, with each series' ``level`` and
+        ``scale`` (forecast in the data's units = ``level + scale * network output``)."""
         self._check_fitted()
         cfg = self.config
         steps = self._feature_steps(horizon)
@@ -397,18 +419,7 @@ class Forecaster(Estimator):
             scale = self.scales_.get(name, float(fallback[i]))
             windows.append(make_window(arrays[i], len(values), context=context, horizon=steps, scale=scale,
                                        impute=cfg.impute, season_length=cfg.lag(), level=cfg.level))
-        batch = {k: torch.stack([w[k] for w in windows]) for k in windows[0]}
-        self.network.eval()
-        torch.manual_seed(cfg.seed)
-        result = self.network.forecast(batch, quantiles, num_samples=cfg.num_samples)
-        level, scale = batch["level"].unsqueeze(1), batch["scale"].unsqueeze(1)
-
-        def unscale(z: torch.Tensor) -> np.ndarray:
-            return (level + scale * z.double()).numpy()[:, :horizon]
-
-        columns = {"mean": unscale(result["mean"])}
-        columns.update({f"q{q:g}": unscale(result["quantiles"][q]) for q in quantiles})
-        return columns if network_only else self._apply_selection(history, columns, horizon, quantiles)
+        return {k: torch.stack([w[k] for w in windows]) for k in windows[0]}
 
     def _select(self, collection: SeriesCollection) -> dict:
         """Choose among :data:`CANDIDATES` by their error on each series' last ``horizon`` steps."""

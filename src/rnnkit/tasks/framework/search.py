@@ -183,14 +183,17 @@ def _plots(study: Any, out: Path) -> dict[str, Path]:
     files["history"] = save_figure(fig, out / "history.png")
     if len(complete) >= 2 and len(study.best_params) >= 1:
         try:
-            importances = optuna.importance.get_param_importances(study)
+            # Optuna >= 4.3 defaults to PED-ANOVA; name the evaluator used on the plot.
+            kind = getattr(optuna.importance, "PedAnovaImportanceEvaluator", None)
+            evaluator = kind() if kind is not None else optuna.importance.FanovaImportanceEvaluator()
+            importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
         except (RuntimeError, ValueError):  # too few distinct trials for the evaluator
             importances = {}
         if importances:
-            fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(importances)))
+            fig, ax = plt.subplots(figsize=(6, 1.6 + 0.4 * len(importances)))  # room for title and axis
             names = list(importances)[::-1]
             ax.barh(names, [importances[n] for n in names])
-            ax.set_xlabel("importance (fANOVA)")
+            ax.set_xlabel(f"importance ({'PED-ANOVA' if kind is not None else 'fANOVA'})")
             ax.set_title("parameter importances")
             files["importances"] = save_figure(fig, out / "importances.png")
     return files

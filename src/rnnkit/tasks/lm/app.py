@@ -54,6 +54,9 @@ class LanguageModelApp(Application):
             batch_size=c("batch_size"), bptt=c("bptt"), variable_bptt=config.variable_bptt,
             eval_batch_size=config.eval_batch_size, optimizer=c("optimizer"), lr=c("lr"),
             clip_grad_norm=c("clip_grad_norm") or None, max_steps=c("max_steps"), max_epochs=c("max_epochs"),
+            max_seconds=None if config.max_minutes is None else 60.0 * config.max_minutes,
+            lr_decay=config.lr_decay, lr_decay_after=config.lr_decay_after if config.lr_decay < 1 else None,
+            lr_decay_on_plateau=config.lr_decay_on_plateau and config.lr_decay < 1,
             max_vocab=config.max_vocab, bpe_vocab_size=config.bpe_vocab_size, seed=config.seed,
             device=config.device, progress=config.progress,
             cell_options={} if config.backend == "auto" else {"backend": config.backend},
@@ -130,6 +133,17 @@ class LanguageModelApp(Application):
         if level != "word" or "bpc" in scores:
             columns["test bpc"] = scores["bpc"]
         return columns
+
+    # ------------------------------------------------------------------------------- serve
+    def serve_request_model(self) -> Any:
+        from rnnkit.tasks.lm.serving import GenerateRequest
+
+        return GenerateRequest
+
+    def serve(self, estimator: Any, request: Any) -> Any:
+        from rnnkit.tasks.lm.serving import answer
+
+        return answer(estimator, request)
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--prompt", default="", help="text to start from (default: a line break)")

@@ -71,6 +71,12 @@ class LMAppConfig(AppConfig):
     clip_grad_norm: float | None = setting(None, "clip the gradient norm (default: 1.0 adam, 0.25 sgd)", min=0.0)
     max_steps: int | None = setting(None, "training windows in all (default: 400 for the Bible demo)", min=1)
     max_epochs: int | None = setting(None, "passes over the training stream (default: 1; 3 for --data)", min=1)
+    max_minutes: float | None = setting(None, "training wall-time budget: stop after the window that passes it "
+                                              "(default: none)", min=0.0)
+    lr_decay: float = setting(1.0, "multiply the learning rate by this at epoch ends (1: constant; Zaremba et al.: "
+                                   "0.5 with --lr-decay-after 4)", min=0.0, max=1.0)
+    lr_decay_after: int | None = setting(None, "apply --lr-decay after this epoch and every later one", min=1)
+    lr_decay_on_plateau: bool = setting(False, "apply --lr-decay after a validation that did not improve")
     ngram_order: int | None = setting(None, "order of the Kneser-Ney baseline (default: 7 char, 5 word, 4 bpe)",
                                       min=1, max=12)
     prompt: str = setting("", "text the sample after training starts from")
@@ -87,6 +93,12 @@ class LMAppConfig(AppConfig):
             raise ConfigError("valid_data/test_data: give them with --data (the built-in corpora have their splits)")
         if self.top_p is not None and self.top_p <= 0:
             raise ConfigError(f"top_p: expected a number in (0, 1], got {self.top_p!r}")
+        if self.lr_decay <= 0:
+            raise ConfigError(f"lr_decay: expected a factor in (0, 1], got {self.lr_decay!r}")
+        if self.lr_decay < 1 and self.lr_decay_after is None and not self.lr_decay_on_plateau:
+            raise ConfigError("lr_decay: give --lr-decay-after N and/or --lr-decay-on-plateau to say when to apply it")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"max_minutes: expected a positive number of minutes, got {self.max_minutes!r}")
         if self.dataset == "ptb" and self.level not in (None, "word"):
             raise ConfigError(f"level: the PTB corpus is word-level, got {self.level!r}")
 

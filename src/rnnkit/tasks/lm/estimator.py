@@ -48,6 +48,10 @@ class LanguageModelConfig:
     clip_grad_norm: float | None = 0.25
     max_epochs: int | None = 1
     max_steps: int | None = None
+    max_seconds: float | None = None
+    lr_decay: float = 1.0
+    lr_decay_after: int | None = None
+    lr_decay_on_plateau: bool = False
     nt_asgd_patience: int = 5
     max_vocab: int | None = None
     min_count: int = 1
@@ -121,6 +125,12 @@ class LanguageModel(Estimator):
         optimizer: ``"adam"``, ``"sgd"`` or ``"nt-asgd"`` (SGD, then averaged weights once the
             validation loss stalls for ``nt_asgd_patience`` epochs); lr, weight_decay, clip_grad_norm.
         max_epochs, max_steps: training length (whichever comes first; a step is one window).
+        max_seconds: a wall-time budget for training: it stops after the window that passes it
+            (``None``: no limit).
+        lr_decay: multiply the learning rate by this at epoch ends (1: a constant rate), after
+            epoch ``lr_decay_after`` and every later one (Zaremba et al. 2014: 0.5 after 4) and/or,
+            with ``lr_decay_on_plateau``, after each validation that did not improve (PyTorch's
+            word_language_model: 0.25); see :class:`rnnkit.training.LearningRateDecay`.
         max_vocab, min_count: char/word vocabulary; bpe_vocab_size: BPE vocabulary.
         seed: initial weights, dropout masks, windows; device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         progress: show the Trainer's progress bar.
@@ -148,6 +158,13 @@ class LanguageModel(Estimator):
             value = getattr(cfg, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if isinstance(cfg.lr_decay, bool) or not isinstance(cfg.lr_decay, (int, float)) or not 0 < cfg.lr_decay <= 1:
+            raise ValueError(f"lr_decay: expected a factor in (0, 1] (1: no decay), got {cfg.lr_decay!r}")
+        if cfg.lr_decay < 1 and cfg.lr_decay_after is None and not cfg.lr_decay_on_plateau:
+            raise ValueError(f"lr_decay: {cfg.lr_decay} needs lr_decay_after=N or lr_decay_on_plateau=True "
+                             "to say when to apply it")
+        if cfg.max_seconds is not None and not (isinstance(cfg.max_seconds, (int, float)) and cfg.max_seconds > 0):
+            raise ValueError(f"max_seconds: expected a positive number of seconds or None, got {cfg.max_seconds!r}")
         self.network: RecurrentLanguageModel | None = None
         self.tokenizer_: StreamTokenizer | None = None
         self.training_log_: list[dict] = []
@@ -178,10 +195,14 @@ class LanguageModel(Estimator):
             ``self``, fitted.
         """
         from rnnkit import Trainer
+        from rnnkit.training.callbacks import TimeBudget
+        from rnnkit.training.lr_decay import LearningRateDecay
 
         cfg = self.config
         if not isinstance(text, str):
             raise TypeError(f"text: expected a str, got {type(text).__name__}")
+        if cfg.lr_decay < 1 and cfg.lr_decay_on_plateau and not val_text:
+            raise ValueError("val_text: lr_decay_on_plateau decays on the validation loss; give val_text")
         torch.manual_seed(cfg.seed)
         self.tokenizer_ = StreamTokenizer(cfg.level, max_vocab=cfg.max_vocab, min_count=cfg.min_count,
                                           bpe_vocab_size=cfg.bpe_vocab_size).fit(text)
@@ -197,6 +218,11 @@ class LanguageModel(Estimator):
         averaging = NTAverage(self.network, cfg.nt_asgd_patience) if cfg.optimizer == "nt-asgd" else None
         if averaging is not None:
             callbacks.append(averaging)
+        if cfg.lr_decay < 1:
+            callbacks.append(LearningRateDecay(cfg.lr_decay, after_epoch=cfg.lr_decay_after,
+                                               on_plateau=cfg.lr_decay_on_plateau))
+        if cfg.max_seconds is not None:
+            callbacks.append(TimeBudget(cfg.max_seconds, within_epoch=True))
         trainer = Trainer(
             max_epochs=cfg.max_epochs, max_steps=cfg.max_steps, tbptt_steps=1, shuffle=False,
             optimizer="adam" if cfg.optimizer == "adam" else "sgd", lr=cfg.lr, weight_decay=cfg.weight_decay,

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from rnnkit.tasks.framework.app import Application, Report, RunContext
-from rnnkit.tasks.tag.config import DEMO_DEFAULTS, TagAppConfig
+from rnnkit.tasks.tag.config import BIGRAM_DEFAULTS, DEMO_DEFAULTS, TagAppConfig
 from rnnkit.tasks.tag.data import TagData
 
 BASELINE_NAMES = {"most_frequent": "most frequent tag", "feature_crf": "feature CRF (crfsuite)"}
@@ -63,12 +63,15 @@ class TagApp(Application):
 
         epochs = config.max_epochs or self._defaults(config).get("max_epochs", 10)
         char_encoder = config.char_encoder if data.tokenizer == "words" else "none"
+        bigram_dim = config.bigram_dim if config.bigram_dim is not None \
+            else 0 if config.train_file else BIGRAM_DEFAULTS.get(config.dataset or "turkish", 0)
         return Tagger(scheme=data.scheme, head=config.head, cell=config.cell, word_dim=config.word_dim,
                       char_encoder=char_encoder, char_hidden=config.char_hidden, hidden_size=config.hidden_size,
                       num_layers=config.num_layers, dropout=config.dropout, lowercase=config.lowercase,
+                      bigram_dim=bigram_dim, word_dropout=config.word_dropout,
                       tokenizer=data.tokenizer, batch_size=config.batch_size, max_epochs=epochs,
-                      max_steps=config.max_steps, lr=config.lr, seed=config.seed, device=config.device,
-                      progress=config.progress)
+                      max_steps=config.max_steps, lr=config.lr, patience=config.patience, seed=config.seed,
+                      device=config.device, progress=config.progress)
 
     def fit(self, estimator: Any, data: TagData, config: TagAppConfig, context: RunContext) -> None:
         estimator.extra_callbacks = list(context.callbacks)
@@ -137,6 +140,17 @@ class TagApp(Application):
                                           "invalid_gold": mine["invalid_gold"], "unseen_tag_tokens": unseen,
                                           "per_type": {n: s["per_type"] for n, s in scores.items()},
                                           "training_log": estimator.training_log_})
+
+    # ------------------------------------------------------------------------------- serve
+    def serve_request_model(self) -> Any:
+        from rnnkit.tasks.tag.serving import TagRequest
+
+        return TagRequest
+
+    def serve(self, estimator: Any, request: Any) -> Any:
+        from rnnkit.tasks.tag.serving import answer
+
+        return answer(estimator, request)
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--text", help="one sentence of raw text to tag")

@@ -10,6 +10,9 @@ from rnnkit.tasks.framework.config import AppConfig, ConfigError, setting
 #: The reduced budget of ``rnnkit tag`` with no settings (a few minutes on 2 CPU cores), per dataset.
 DEMO_DEFAULTS = {"turkish": {"max_epochs": 6}, "msra": {"max_epochs": 2, "train_sentences": 4000}}
 
+#: ``bigram_dim`` when it is not given, per built-in dataset (your files: 0).
+BIGRAM_DEFAULTS = {"msra": 50}
+
 BASELINES = ("most_frequent", "feature_crf")
 
 
@@ -31,6 +34,11 @@ class TagAppConfig(AppConfig):
     word_dim: int = setting(64, "word embedding size", min=1)
     char_encoder: str = setting("rnn", "per-word character features", choices=("rnn", "cnn", "none"))
     char_hidden: int = setting(24, "character encoder size", min=1)
+    bigram_dim: int | None = setting(None, "size of an embedding of each token joined with the next (character "
+                                     "bigrams, Zhang & Yang 2018); 0 for none; default 50 for msra, 0 otherwise",
+                                     min=0)
+    word_dropout: float = setting(0.05, "training: probability of replacing a word (and bigram) by the unknown one",
+                                  min=0.0, max=0.95)
     dropout: float = setting(0.3, "dropout", min=0.0, max=0.95, search={"low": 0.0, "high": 0.5})
     lowercase: bool = setting(False, "look words up lowercased")
     lr: float = setting(3e-3, "Adam learning rate", min=0.0, search={"low": 3e-4, "high": 1e-2, "log": True})
@@ -38,6 +46,7 @@ class TagAppConfig(AppConfig):
     max_epochs: int | None = setting(None, "passes over the training data (default 6 for turkish, 2 for msra, "
                                      "10 for your files)", min=1)
     max_steps: int | None = setting(None, "optimizer steps (stops earlier than max_epochs)", min=1)
+    patience: int | None = setting(None, "stop after this many epochs without a better dev accuracy", min=0)
     train_sentences: int | None = setting(None, "use only the first N training sentences (msra default 4000)", min=1)
     test_sentences: int | None = setting(None, "score only the first N test sentences", min=1)
     baselines: tuple[str, ...] = setting(BASELINES, "comma-separated from most_frequent, feature_crf")

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from rnnkit.data.conll import TaggedSentence, detect_scheme, tags_to_spans
-from rnnkit.data.tag_batches import SentenceBatches, Vocabulary, count_items, encode_batch
+from rnnkit.data.tag_batches import SentenceBatches, Vocabulary, count_bigrams, count_items, encode_batch
 from rnnkit.models.crf import allowed_transitions
 from rnnkit.models.tag_schemes import canonical_scheme
 from rnnkit.models.tagger import SequenceTagger
@@ -74,8 +74,14 @@ class Tagger(Estimator):
         hidden_size, num_layers, dropout: the sentence-level bidirectional stack.
         lowercase: look words up lowercased (characters keep their case).
         min_count: words seen fewer times in training map to the unknown word.
+        bigram_dim: 0 (default) for none, else the size of an embedding of each token joined with
+            the next (Zhang & Yang 2018's character bigrams; for Chinese character tagging).
+        bigram_min_count: bigrams seen fewer times in training map to the unknown bigram.
+        word_dropout: in training, the probability of replacing a word (and bigram) by the unknown one.
         tokenizer: how :meth:`predict` splits raw text: ``"words"`` or ``"characters"`` (Chinese).
         batch_size, max_epochs, max_steps, lr: training (Adam, gradient norm clipped to 5).
+        patience: stop after this many epochs without a better dev accuracy (``None``: train all
+            ``max_epochs``); needs ``dev`` in :meth:`fit`.
         seed: initial weights and data order.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         progress: show the Trainer's progress.
@@ -91,20 +97,30 @@ class Tagger(Estimator):
     def __init__(self, *, scheme: str = "auto", head: str = "crf", cell: str = "lstm", word_dim: int = 64,
                  char_dim: int = 24, char_hidden: int = 24, char_encoder: str = "rnn", hidden_size: int = 128,
                  num_layers: int = 1, dropout: float = 0.3, lowercase: bool = False, min_count: int = 1,
+                 bigram_dim: int = 0, bigram_min_count: int = 2, word_dropout: float = 0.05,
                  tokenizer: str = "words", batch_size: int = 32, max_epochs: int | None = 10,
-                 max_steps: int | None = None, lr: float = 2e-3, seed: int = 0, device: str = "cpu",
-                 progress: bool = False) -> None:
+                 max_steps: int | None = None, lr: float = 2e-3, patience: int | None = None, seed: int = 0,
+                 device: str = "cpu", progress: bool = False) -> None:
         if scheme != "auto":
             canonical_scheme(scheme)
         for name, value, allowed in (("head", head, ("crf", "softmax")), ("char_encoder", char_encoder,
                                      ("rnn", "cnn", "none")), ("tokenizer", tokenizer, ("words", "characters"))):
             if value not in allowed:
                 raise ValueError(f"{name}: expected one of {list(allowed)}, got {value!r}")
+        for name, value in (("bigram_dim", bigram_dim), ("bigram_min_count", bigram_min_count)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "bigram_dim" else 1):
+                raise ValueError(f"{name}: expected an integer >= {0 if name == 'bigram_dim' else 1}, got {value!r}")
+        if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 0):
+            raise ValueError(f"patience: expected None or an integer >= 0, got {patience!r}")
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError(f"word_dropout: expected a probability in [0, 1), got {word_dropout!r}")
         self.settings = dict(scheme=scheme, head=head, cell=cell, word_dim=word_dim, char_dim=char_dim,
                              char_hidden=char_hidden, char_encoder=char_encoder, hidden_size=hidden_size,
                              num_layers=num_layers, dropout=dropout, lowercase=lowercase, min_count=min_count,
+                             bigram_dim=bigram_dim, bigram_min_count=bigram_min_count, word_dropout=word_dropout,
                              tokenizer=tokenizer, batch_size=batch_size, max_epochs=max_epochs,
-                             max_steps=max_steps, lr=lr, seed=seed, device=device, progress=progress)
+                             max_steps=max_steps, lr=lr, patience=patience, seed=seed, device=device,
+                             progress=progress)
         self.network: SequenceTagger | None = None
         self.extra_callbacks: list[Any] = []
         self.training_log_: list[dict] = []
@@ -143,13 +159,15 @@ class Tagger(Estimator):
         word_counts, char_counts = count_items(tokens, cfg["lowercase"])
         self.words_ = Vocabulary.build(word_counts, min_count=cfg["min_count"])
         self.chars_ = Vocabulary.build(char_counts) if cfg["char_encoder"] != "none" else None
+        self.bigrams_ = Vocabulary.build(count_bigrams(tokens, cfg["lowercase"]), min_count=cfg["bigram_min_count"]) \
+            if cfg["bigram_dim"] else None
         tag_counts = Counter(t for row in gold for t in row)
         extra = sorted({t for row in (dev_gold or []) for t in row} - set(tag_counts))
         self.tags_ = Vocabulary(sorted(tag_counts, key=lambda t: (-tag_counts[t], t)) + extra)
         self.num_trained_tags_ = len(tag_counts)
         self.network = self._build_network()
         encode = partial(encode_batch, words=self.words_, chars=self.chars_, tag_vocab=self.tags_,
-                         lowercase=cfg["lowercase"])
+                         lowercase=cfg["lowercase"], bigrams=self.bigrams_)
         torch.manual_seed(cfg["seed"])
         train = SentenceBatches(tokens, gold, lambda s, t: encode(s, tags=t), batch_size=cfg["batch_size"])
         kept = [i for i, s in enumerate(dev_tokens) if s]
@@ -158,7 +176,8 @@ class Tagger(Estimator):
             if kept and dev_gold is not None else None
         options = {"max_epochs": cfg["max_epochs"], "max_steps": cfg["max_steps"], "lr": cfg["lr"],
                    "optimizer": "adam", "clip_grad_norm": 5.0, "seed": cfg["seed"], "device": cfg["device"],
-                   "progress_bar": cfg["progress"], "plot": False, "monitor": "val_accuracy", "monitor_mode": "max"}
+                   "progress_bar": cfg["progress"], "plot": False, "monitor": "val_accuracy", "monitor_mode": "max",
+                   "early_stopping_patience": cfg.get("patience") if val is not None else None}
         keeper = KeepBest("val_accuracy", mode="max", module=self.network)
         start = time.perf_counter()
         result = Trainer(callbacks=[keeper, *self.extra_callbacks], **options).fit(self.network, train, val)
@@ -180,7 +199,9 @@ class Tagger(Estimator):
             word_dim=cfg["word_dim"], char_dim=cfg["char_dim"], char_hidden=cfg["char_hidden"],
             hidden_size=cfg["hidden_size"], num_layers=cfg["num_layers"], cell=cfg["cell"],
             char_encoder=cfg["char_encoder"] if cfg["char_encoder"] != "none" else "rnn",
-            dropout=cfg["dropout"], head=cfg["head"], **constraints,
+            dropout=cfg["dropout"], head=cfg["head"], word_dropout=cfg["word_dropout"],
+            num_bigrams=len(self.bigrams_) if self.bigrams_ is not None else 0, bigram_dim=cfg["bigram_dim"] or 50,
+            **constraints,
         )
 
     # --------------------------------------------------------------------------------- predict
@@ -215,7 +236,7 @@ class Tagger(Estimator):
         for start in range(0, len(order), batch_size):
             group = order[start:start + batch_size]
             batch = encode_batch([sentences[i] for i in group], self.words_, self.chars_,
-                                 lowercase=self.settings["lowercase"])
+                                 lowercase=self.settings["lowercase"], bigrams=self.bigrams_)
             for i, ids in zip(group, network.decode(batch), strict=True):
                 out[i] = [self.tags_.items[k] for k in ids]
         return out
@@ -259,6 +280,7 @@ class Tagger(Estimator):
         self._check_fitted()
         return {"scheme": self.scheme_, "words": self.words_.items,
                 "chars": self.chars_.items if self.chars_ is not None else None, "tags": self.tags_.items,
+                "bigrams": self.bigrams_.items if self.bigrams_ is not None else None,
                 "num_trained_tags": self.num_trained_tags_,
                 "training_log": self.training_log_, "fit_seconds": self.fit_seconds_}
 
@@ -267,6 +289,7 @@ class Tagger(Estimator):
         self.words_ = Vocabulary(list(state["words"]))
         self.chars_ = Vocabulary(list(state["chars"])) if state["chars"] is not None else None
         self.tags_ = Vocabulary(list(state["tags"]))
+        self.bigrams_ = Vocabulary(list(state["bigrams"])) if state.get("bigrams") is not None else None
         self.num_trained_tags_ = int(state["num_trained_tags"])
         self.training_log_ = state.get("training_log", [])
         self.fit_seconds_ = state.get("fit_seconds", 0.0)

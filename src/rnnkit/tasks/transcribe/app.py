@@ -82,7 +82,8 @@ class TranscribeApp(Application):
         return SpeechRecognizer(
             n_mels=config.n_mels, channels=tuple(config.channels), cell=config.cell, hidden_size=config.hidden_size,
             num_layers=config.num_layers, bidirectional=config.bidirectional, dropout=config.dropout,
-            spec_augment=config.spec_augment, batch_size=config.batch_size, max_steps=config.max_steps,
+            spec_augment=config.spec_augment, augment=config.augment, lr_decay=config.lr_decay,
+            batch_size=config.batch_size, max_steps=config.max_steps,
             max_seconds=60.0 * config.max_minutes, lr=config.lr, decoder=config.decoder,
             beam_width=config.beam_width, lm_weight=config.lm_weight, word_bonus=config.word_bonus,
             seed=config.seed, progress=config.progress,
@@ -112,6 +113,7 @@ class TranscribeApp(Application):
             metrics[label] = row
         first = next(iter(metrics))
         metrics[first]["train seconds"] = estimator.fit_seconds_
+        metrics[first]["train CPU seconds"] = estimator.fit_cpu_seconds_
         if not config.bidirectional:
             metrics[first].update(streaming_speed(estimator, data.test[:20]))
         notes = list(data.notes)
@@ -138,6 +140,17 @@ class TranscribeApp(Application):
             sections["real recordings"] = "\n".join(rows)
         return Report(metrics, primary="held-out CER %", higher_is_better=False, sections=sections, notes=notes,
                       extra={"skipped_training_utterances": estimator.skipped_})
+
+    # ------------------------------------------------------------------------------- serve
+    def serve_request_model(self) -> Any:
+        from rnnkit.tasks.transcribe.serving import TranscribeRequest
+
+        return TranscribeRequest
+
+    def serve(self, estimator: Any, request: Any) -> Any:
+        from rnnkit.tasks.transcribe.serving import answer
+
+        return answer(estimator, request)
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("audio", nargs="*", help="WAV/FLAC files to transcribe")

@@ -25,11 +25,15 @@ class TranscribeAppConfig(AppConfig):
     dropout: float = setting(0.1, "dropout between recurrent layers", min=0.0, max=0.9)
     n_mels: int = setting(40, "log-mel bands", min=8, max=128)
     spec_augment: bool = setting(True, "mask random bands and time spans of training batches (SpecAugment)")
+    augment: bool = setting(True, "a new random waveform version of each training utterance at every draw (speed, "
+                            "telephone/low-pass bands, reverberation, noise/hum/babble, gain, clipping)")
     batch_size: int = setting(8, "utterances per batch", min=1)
-    lr: float = setting(3e-3, "Adam learning rate (constant under the time budget)", min=0.0,
+    lr: float = setting(3e-3, "Adam learning rate (peak; see lr_decay)", min=0.0,
                         search={"low": 5e-4, "high": 5e-3, "log": True})
+    lr_decay: bool = setting(True, "cosine decay of the learning rate over the time budget (to 5 %)")
     max_steps: int = setting(20000, "training steps at most", min=1)
-    max_minutes: float = setting(3.0, "training time budget: stop at the first epoch end after it", min=0.0)
+    max_minutes: float = setting(3.0, "training time budget in minutes (training stops at the first step after it)",
+                                 min=0.0)
     decoder: str = setting("beam", "greedy, or beam (prefix beam search with the training words and a bigram LM)",
                            choices=("greedy", "beam"))
     beam_width: int = setting(16, "prefixes kept by the beam search", min=1)

@@ -44,6 +44,9 @@ from rnnkit.data.characters import CharacterAlphabet
 #: Accents (espeak-ng voices) and variants the synthesiser draws from.
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
+#: More espeak-ng voice variants (its named ones), for training only with ``extra_voices=True``.
+EXTRA_VARIANTS = ("m8", "klatt", "klatt2", "klatt3", "klatt4", "croak", "Andy", "Annie", "belinda", "ed", "iven",
+                  "john", "linda", "max", "michel", "norbert", "paul", "steph", "robert", "quincy")
 #: Voices of the test set only (see the module docstring).
 HELD_OUT_VARIANTS = ("m4", "f3")
 HELD_OUT_ACCENT = "en-029"
@@ -204,11 +207,18 @@ def voice_split(accent: str, variant: str) -> str:
     return "test" if variant in HELD_OUT_VARIANTS or accent == HELD_OUT_ACCENT else "train"
 
 
-def plan_corpus(train: int, val: int, test: int, seed: int, kinds: dict[str, float]) -> list[dict]:
-    """What to synthesise: one dict per utterance (id, split, text, voice and its settings)."""
+def plan_corpus(train: int, val: int, test: int, seed: int, kinds: dict[str, float], *,
+                extra_voices: bool = False) -> list[dict]:
+    """What to synthesise: one dict per utterance (id, split, text, voice and its settings).
+
+    ``extra_voices`` adds :data:`EXTRA_VARIANTS` (with every accent but the held-out one) to the
+    training and validation voices; the test voices stay the same.
+    """
     rng = random.Random(seed)
     test_voices = [(a, v) for a in ACCENTS for v in VARIANTS if voice_split(a, v) == "test"]
     train_voices = [(a, v) for a in ACCENTS for v in VARIANTS if voice_split(a, v) == "train"]
+    if extra_voices:
+        train_voices += [(a, v) for a in ACCENTS for v in EXTRA_VARIANTS if a != HELD_OUT_ACCENT]
     names, weights = list(kinds), list(kinds.values())
     plan = []
     for split, count in (("train", train), ("val", val), ("test", test)):
@@ -235,7 +245,7 @@ def _synthesise_one(item: dict, folder: Path) -> dict:
 
 def synthesise_corpus(train: int = 1500, val: int = 150, test: int = 300, *, seed: int = 0,
                       kinds: dict[str, float] | None = None, workers: int = 2, root: Path | None = None,
-                      progress: Callable[[str], None] | None = None) -> Path:
+                      progress: Callable[[str], None] | None = None, extra_voices: bool = False) -> Path:
     """Synthesise (or find in the cache) a corpus and return its folder.
 
     Args:
@@ -245,6 +255,7 @@ def synthesise_corpus(train: int = 1500, val: int = 150, test: int = 300, *, see
         workers: espeak-ng processes run at once.
         root: the cache folder (default :func:`cache_dir`).
         progress: called with a line of progress text.
+        extra_voices: also train on :data:`EXTRA_VARIANTS` (see :func:`plan_corpus`).
 
     Returns:
         The folder holding ``manifest.jsonl``, ``manifest.sha256`` and the FLAC files.
@@ -252,13 +263,13 @@ def synthesise_corpus(train: int = 1500, val: int = 150, test: int = 300, *, see
     espeak = espeak_binary()
     kinds = kinds or {"digits": 0.45, "cards": 0.35, "sentence": 0.2}
     version = subprocess.run([espeak, "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    key = hashlib.sha256(json.dumps([_GENERATOR_VERSION, version, train, val, test, seed, kinds],
-                                    sort_keys=True).encode()).hexdigest()[:12]
+    identity = [_GENERATOR_VERSION, version, train, val, test, seed, kinds] + (["extra voices"] if extra_voices else [])
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     folder = (root or cache_dir()) / f"synth-{key}"
     if (folder / "manifest.sha256").is_file():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    plan = plan_corpus(train, val, test, seed, kinds)
+    plan = plan_corpus(train, val, test, seed, kinds, extra_voices=extra_voices)
     if progress:
         progress(f"synthesising {len(plan)} utterances with espeak-ng into {folder} (once; cached)")
     with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -340,7 +351,8 @@ def read_transcript_list(path: str | Path, alphabet: CharacterAlphabet | None = 
     return out
 
 
-__all__ = ["ACCENTS", "HELD_OUT_ACCENT", "HELD_OUT_VARIANTS", "INSTALL_HINT", "REAL_CLIPS", "VARIANTS",
+__all__ = ["ACCENTS", "EXTRA_VARIANTS", "HELD_OUT_ACCENT", "HELD_OUT_VARIANTS", "INSTALL_HINT", "REAL_CLIPS",
+           "VARIANTS",
            "SynthesisError", "Utterance", "degrade", "espeak_binary", "generate_text", "load_real_clips",
            "plan_corpus", "read_corpus", "read_transcript_list", "speak", "synthesise_corpus", "vocabulary",
            "voice_split"]

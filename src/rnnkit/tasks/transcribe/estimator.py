@@ -3,6 +3,7 @@ stream / evaluate / save / load)."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,7 @@ from rnnkit.data.audio import (
     spec_augment,
     to_mono_16k,
 )
+from rnnkit.data.audio_augment import WaveAugment
 from rnnkit.data.characters import CharacterAlphabet, normalize_transcript
 from rnnkit.models.ctc import CTCRecognizerNet, ctc_frames_needed
 from rnnkit.models.ctc_decoding import WordNgramLM, collapse, greedy_decode, prefix_beam_search
@@ -46,10 +48,12 @@ class SpeechRecognizerConfig:
     dropout: float = 0.1
     normalization: str = "auto"
     spec_augment: bool = True
+    augment: bool = False
     batch_size: int = 8
     max_steps: int = 2000
     max_seconds: float | None = None
     lr: float = 3e-3
+    lr_decay: bool = True
     decoder: str = "greedy"
     beam_width: int = 16
     lexicon: bool = True
@@ -87,6 +91,43 @@ class _Utterances(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[Tensor, list[int]]:
         return self.features[i], self.labels[i]
+
+
+class _AugmentedUtterances(torch.utils.data.Dataset):
+    """Training utterances as waveforms: each draw is a new :class:`WaveAugment` version of one,
+    turned into normalised features."""
+
+    def __init__(self, waves: list[np.ndarray], labels: list[list[int]], featurize, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        babble = [waves[int(i)] for i in rng.choice(len(waves), size=min(50, len(waves)), replace=False)]
+        self.waves, self.labels, self.featurize = waves, labels, featurize
+        self.augment, self.rng = WaveAugment(babble=babble), rng
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, list[int]]:
+        wave = self.augment(self.waves[i], self.rng)
+        if len(wave) < 400:  # sped up below one analysis window: keep the original
+            wave = self.waves[i]
+        return self.featurize(wave), self.labels[i]
+
+
+class _BudgetDecay:
+    """Trainer callback: cosine decay of the learning rate over a time budget, from ``lr`` to
+    ``lr * floor`` (a time budget leaves the step count unknown, so a step schedule cannot be used)."""
+
+    def __init__(self, budget: TimeBudget, lr: float, floor: float = 0.05) -> None:
+        self.budget, self.lr, self.floor = budget, lr, floor
+
+    def factor(self) -> float:
+        """The learning-rate multiplier for the share of the budget spent so far."""
+        spent = min(1.0, (time.perf_counter() - self.budget.start) / max(self.budget.seconds or 1.0, 1e-9))
+        return self.floor + (1.0 - self.floor) * 0.5 * (1.0 + math.cos(math.pi * spent))
+
+    def on_step_end(self, trainer, step: int, row: dict) -> None:
+        for group in trainer.optimizer.param_groups:
+            group["lr"] = self.lr * self.factor()
 
 
 def collate(items: Sequence[tuple[Tensor, list[int]]], *, augment: bool = False) -> dict[str, Tensor]:
@@ -133,6 +174,11 @@ class SpeechRecognizer(Estimator):
             from the training set's statistics towards the utterance's) or ``"auto"`` (utterance for
             bidirectional models, running otherwise).
         spec_augment: mask bands and time spans of training batches.
+        augment: a new random waveform version of each training utterance at every draw (speed,
+            band limits, reverberation, noise/hum/babble, gain and clipping:
+            :class:`rnnkit.data.audio_augment.WaveAugment`).
+        lr_decay: under a time budget (``max_seconds``), decay the learning rate along a cosine
+            over the budget to 5 %; without one, training uses a one-cycle schedule over ``max_steps``.
         batch_size, max_steps, lr: training; ``max_seconds`` ends training at the first epoch
             boundary after that many seconds.
         decoder: ``"greedy"`` or ``"beam"`` (prefix beam search with ``beam_width``, and when
@@ -170,6 +216,7 @@ class SpeechRecognizer(Estimator):
         self.lm_: WordNgramLM | None = None
         self.training_log_: list[dict] = []
         self.fit_seconds_ = 0.0
+        self.fit_cpu_seconds_ = 0.0
         self.skipped_: int = 0
         #: Trainer callbacks added to every fit (the tuner's pruning callback, for example).
         self.extra_callbacks: list = []
@@ -221,6 +268,11 @@ class SpeechRecognizer(Estimator):
                                         bidirectional=cfg.bidirectional, dropout=cfg.dropout)
         train = self._dataset(raw, labels)
         self.skipped_ = len(raw) - len(train)
+        if cfg.augment:
+            kept = [i for i, (f, y) in enumerate(zip(raw, labels, strict=True)) if self._feasible(f, y)]
+            train = _AugmentedUtterances([self._samples(audio[i], f"audio[{i}]") for i in kept],
+                                         [labels[i] for i in kept],
+                                         lambda wave: self._normalize(self.features(wave)), cfg.seed)
         if len(train) == 0:
             raise ValueError("transcripts: every transcript is longer than its audio allows (CTC needs at least one "
                              "output frame per character, a frame per 40 ms with two front-end blocks)")
@@ -233,17 +285,20 @@ class SpeechRecognizer(Estimator):
         words = sorted({w for t in transcripts for w in normalize_transcript(t).split()})
         self.words_ = words
         self.lm_ = WordNgramLM([normalize_transcript(t) for t in transcripts], order=2)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         self._train(train, val)
-        self.fit_seconds_ = time.perf_counter() - start
+        self.fit_seconds_, self.fit_cpu_seconds_ = time.perf_counter() - start, time.process_time() - cpu
         return self
 
+    def _feasible(self, raw: Tensor, labels: list[int]) -> bool:
+        return bool(labels) and ctc_frames_needed(labels) <= int(
+            self.network.output_lengths(torch.tensor([raw.shape[0]]))[0])
+
     def _dataset(self, raw: list[Tensor], labels: list[list[int]]) -> _Utterances:
-        keep = [i for i, (f, y) in enumerate(zip(raw, labels, strict=True))
-                if y and ctc_frames_needed(y) <= int(self.network.output_lengths(torch.tensor([f.shape[0]]))[0])]
+        keep = [i for i, (f, y) in enumerate(zip(raw, labels, strict=True)) if self._feasible(f, y)]
         return _Utterances([self._normalize(raw[i]) for i in keep], [labels[i] for i in keep])
 
-    def _train(self, train: _Utterances, val: _Utterances | None) -> None:
+    def _train(self, train: torch.utils.data.Dataset, val: _Utterances | None) -> None:
         from rnnkit.training import Trainer
 
         cfg = self.config
@@ -258,8 +313,12 @@ class SpeechRecognizer(Estimator):
         keeper = KeepBest("val_label_error_rate", module=self.network)
         budget = TimeBudget(cfg.max_seconds, within_epoch=True)
         batches = _Budgeted(loader, budget) if cfg.max_seconds is not None else loader
-        result = Trainer(callbacks=[keeper, budget, *self.extra_callbacks], **options).fit(self.network, batches,
-                                                                                           val_loader)
+        callbacks = [keeper, budget, *self.extra_callbacks]
+        if cfg.max_seconds and cfg.lr_decay:
+            callbacks.append(_BudgetDecay(budget, cfg.lr))
+        elif not cfg.lr_decay:
+            options["scheduler"] = cfg.trainer_options.get("scheduler")
+        result = Trainer(callbacks=callbacks, **options).fit(self.network, batches, val_loader)
         keeper.restore(self.network)
         self.network.eval()
         self.training_log_ = [{k: v for k, v in row.items() if isinstance(v, (int, float))} for row in result.history]

@@ -140,6 +140,17 @@ class TranslateApp(Application):
             extra={"constrained": constrained, "signatures": signatures},
         )
 
+    # ------------------------------------------------------------------------------- serve
+    def serve_request_model(self) -> Any:
+        from rnnkit.tasks.translate.serving import TranslateRequest
+
+        return TranslateRequest
+
+    def serve(self, estimator: Any, request: Any) -> Any:
+        from rnnkit.tasks.translate.serving import answer
+
+        return answer(estimator, request)
+
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--input", help="file with one source sentence per line (default: stdin)")
         parser.add_argument("--output", help="write translations here (default: stdout)")
