@@ -31,6 +31,7 @@ import time
 import torch
 
 from rnnkit.bench import machine_description
+from rnnkit.data.streams import bptt_windows
 from rnnkit.metrics.language import language_scores, scored_positions
 from rnnkit.tasks.framework.app import format_metrics_markdown
 from rnnkit.tasks.lm import LanguageModel
@@ -126,7 +127,8 @@ def run_ptb(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     wall, cpu = time.perf_counter(), cpu_seconds()
     model.fit(data.train, data.valid if validate else None)
     row = model_row(model, data.test, time.perf_counter() - wall, cpu_seconds() - cpu)
-    row["epochs"] = model.steps_ / (model.tokenizer_.encode(data.train).numel() // 20 // 35)
+    steps_per_row = model.tokenizer_.encode(data.train).numel() // 20 - 1  # inputs of each of the 20 rows
+    row["epochs"] = model.steps_ / len(bptt_windows(steps_per_row, 35))
     recipe = (f"rnnkit 2x200 lstm, {'tied' if args.ptb_tie else 'untied'}, dropout {p:g}, SGD lr {args.ptb_lr:g}"
               + (f", x{args.ptb_lr_decay:g} per epoch after {args.ptb_decay_after}" if decay else "")
               + (" or on plateau" if decay and args.ptb_decay_on_plateau else ""))

@@ -11,6 +11,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 # backend="auto" tunes itself by timing at first use (rnnkit.backends.autotune); the suite keeps the
 # static choice so that tests stay deterministic and fast. tests/backends/test_autotune.py turns it on.
 os.environ["RNNKIT_AUTOTUNE"] = "0"
+# Triton reads TRITON_INTERPRET when it is first imported, and torch.compile imports it (the custom
+# operator tests run before tests/backends/test_triton.py): set it here, before any test module, so
+# the Triton kernels always run on the CPU interpreter whichever test imports Triton first.
+os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 

@@ -95,7 +95,7 @@ def test_torch_compile_traces_the_kernels_forward_and_backward(cell, backend):
 ])
 def test_torch_export_with_dynamic_batch_and_time_for_every_backend(cell, backend, op):
     torch.manual_seed(0)
-    layer = rnnkit.Recurrent(cell, 3, 4, backend=backend, num_layers=2, bidirectional=True).eval()
+    layer = rnnkit.Recurrent(cell, 3, 4, backend=backend, bidirectional=True).eval()
     batch, time = torch.export.Dim("batch"), torch.export.Dim("time")
     program = torch.export.export(layer, (torch.randn(2, 6, 3), None, torch.tensor([6, 3])),
                                   dynamic_shapes=({0: batch, 1: time}, None, {0: batch}))

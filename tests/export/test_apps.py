@@ -156,3 +156,28 @@ def test_speech_recognizer_exports_offline_and_streams_over_onnxruntime(tmp_path
     stream = OnnxCTCStreamer(model.network, tmp_path / "speech.stream.onnx")
     parts = [stream.push(features[0, i:i + 8]) for i in range(0, 37, 8)] + [stream.finish()]
     assert (torch.cat(parts) - offline[0]).abs().max().item() < TOLERANCE
+
+
+def test_translator_exports_encoder_and_decoder_step_and_beam_search_runs_over_onnxruntime(tmp_path):
+    pytest.importorskip("sacrebleu")
+    from rnnkit.data.parallel import pad_sequences
+    from rnnkit.export.apps import OnnxTranslator
+    from rnnkit.models import decoding
+
+    words = {"the": "el", "house": "casa", "dog": "perro", "big": "grande", "red": "rojo", "cat": "gato"}
+    pairs = [(" ".join(k for k in list(words)[i:i + 3]), " ".join(words[k] for k in list(words)[i:i + 3]))
+             for i in range(4)] * 4
+    model = rnnkit.Translator(vocab_size=60, embed_size=8, hidden_size=8, batch_size=8, max_steps=2, dropout=0.0,
+                              max_src_len=8, max_tgt_len=8).fit(pairs)
+    model.save(tmp_path / "model")
+    manifest = export_saved_model(tmp_path / "model", tmp_path / "mt.onnx")
+    assert [Path(g["path"]).name for g in manifest["graphs"]] == ["mt.encoder.onnx", "mt.decoder.onnx"]
+    assert all(max(g["max_abs_diff"].values()) < TOLERANCE for g in manifest["graphs"])
+    onnx_model = OnnxTranslator(tmp_path / "mt.encoder.onnx", tmp_path / "mt.decoder.onnx", manifest)
+    src, lengths = pad_sequences(model._encode_sources(["the big dog", "red cat house the"]), model.network.pad_id)
+    options = {"beam_size": 3, "max_len_a": 1.0, "max_len_b": 3}
+    got = decoding.beam_search(onnx_model, src, lengths, **options)
+    with torch.no_grad():
+        want = decoding.beam_search(model.network.eval(), src, lengths, **options)
+    assert [[h.tokens for h in row] for row in got] == [[h.tokens for h in row] for row in want]
+    assert abs(got[0][0].score - want[0][0].score) < 1e-4

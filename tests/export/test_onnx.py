@@ -113,5 +113,18 @@ def test_a_cell_that_cannot_be_exported_is_named_with_the_reason(tmp_path):
 
 
 def test_to_onnx_refuses_what_is_not_a_recurrent_stack(tmp_path):
-    with pytest.raises(ExportError, match=r"expected an rnnkit\.Recurrent, got Linear"):
+    with pytest.raises(ExportError, match=r"an rnnkit\.Recurrent \(or a torch\.nn\.RNN/LSTM/GRU\), got Linear"):
         to_onnx(nn.Linear(3, 4), tmp_path / "linear.onnx")
+
+
+def test_a_torch_nn_gru_exports_through_its_recurrent_copy(tmp_path):
+    torch.manual_seed(2)
+    gru = nn.GRU(3, 4, num_layers=2, batch_first=False)
+    result = to_onnx(gru, tmp_path / "gru.onnx")
+    assert result.operators.get("GRU") == 2
+    x = torch.randn(9, 4, 3)  # time-major, like the module
+    (out, h) = run_session(result.path, {"x": x, "lengths": torch.full((4,), 9)})
+    with torch.no_grad():
+        want_out, want_h = gru(x)
+    assert (torch.as_tensor(out) - want_out).abs().max().item() < TOLERANCE
+    assert (torch.as_tensor(h) - want_h).abs().max().item() < TOLERANCE

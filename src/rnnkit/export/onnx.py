@@ -212,7 +212,7 @@ def compare(module: nn.Module, path: str | Path, args: Sequence[Tensor], input_n
     got = run_session(path, dict(zip(input_names, args, strict=True)))
     if len(got) != len(expected):
         raise ExportError(f"outputs: the ONNX file has {len(got)} outputs, PyTorch returned {len(expected)}")
-    return {name: float((torch.as_tensor(g) - e.float()).abs().max()) if e.numel() else 0.0
+    return {name: float((torch.as_tensor(g).double() - e.double()).abs().max()) if e.numel() else 0.0
             for name, g, e in zip(output_names, got, expected, strict=True)}
 
 
@@ -237,7 +237,7 @@ class RecurrentGraph(nn.Module):
 
 
 def to_onnx(
-    model: Recurrent,
+    model: Recurrent | nn.RNNBase,
     path: str | Path,
     *,
     with_state: bool = False,
@@ -255,7 +255,8 @@ def to_onnx(
     layers are ONNX ``RNN``/``LSTM``/``GRU`` operators, every other cell an ONNX ``Scan``.
 
     Args:
-        model: the stack (exported in evaluation mode).
+        model: the stack (exported in evaluation mode); a ``torch.nn.RNN``/``LSTM``/``GRU`` (or an rnnkit
+            drop-in) is exported as the :meth:`Recurrent.from_torch` copy of it.
         path: the ``.onnx`` file to write.
         with_state: add the initial state as inputs (for streaming or encoder-decoder use).
         example_batch: the example's batch size (any works; the axis stays dynamic).
@@ -276,8 +277,13 @@ def to_onnx(
         >>> result.max_abs_diff                                            # doctest: +SKIP
         {'output': 2.9e-07, 'h': 1.8e-07, 'c': 4.2e-07}
     """
+    if isinstance(model, nn.RNNBase) and not isinstance(model, Recurrent):
+        # torch.nn.LSTM/GRU/RNN and rnnkit's drop-ins: the same function as a Recurrent (weights copied).
+        model = Recurrent.from_torch(model)
     if not isinstance(model, Recurrent):
-        raise ExportError(f"model: expected an rnnkit.Recurrent, got {type(model).__name__}")
+        raise ExportError(
+            f"model: expected an rnnkit.Recurrent (or a torch.nn.RNN/LSTM/GRU), got {type(model).__name__}"
+        )
     if model.feature_axes != 1:
         raise ExportError(
             f"model: {type(model.first_cell).__name__} is a spatial cell (image steps); to_onnx exports vector cells"

@@ -175,7 +175,7 @@ class Seq2Seq(nn.Module):
         if src.dim() != 2 or lengths.shape != (src.shape[0],):
             raise ValueError(f"src and src_lengths: expected (B, S) and (B,), got {tuple(src.shape)} and "
                              f"{tuple(lengths.shape)}")
-        if bool((lengths < 1).any()) or bool((lengths > src.shape[1]).any()):
+        if not torch.compiler.is_exporting() and (bool((lengths < 1).any()) or bool((lengths > src.shape[1]).any())):
             raise ValueError(f"src_lengths: expected values in [1, {src.shape[1]}], got {lengths.tolist()}")
         outputs, final = self.encoder(self.dropout(self.src_embed(src)), lengths=lengths)
         mask = torch.arange(src.shape[1], device=src.device).unsqueeze(0) < lengths.unsqueeze(1)

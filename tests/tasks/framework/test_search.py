@@ -80,7 +80,7 @@ class _PlainConfig(AppConfig):
 
 @dataclass
 class _SearchedConfig(AppConfig):
-    width: int = setting(4, "searched", min=1, search={"low": 1, "high": 9})
+    width: float = setting(4.0, "searched", min=0.0, search={"low": 0.0, "high": 10.0})
 
 
 class _QuadraticApp(Application):
@@ -132,6 +132,8 @@ def test_a_study_stopped_by_ctrl_c_continues_when_run_again(tmp_path):
         study = tune(app, _SearchedConfig(), trials=4, storage=storage, output_dir=tmp_path)
     assert app.calls == 4 and len(study.trials) == 7  # the same study, four more trials
     assert [t.params for t in study.trials[:2]] == first_two
+    widths = [t.params["width"] for t in study.trials]
+    assert len(set(widths)) == 7, widths  # the resumed sampler does not draw the first trials again
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(complete) == 6 and study.best_value == min(t.value for t in complete)
     assert yaml.safe_load((tmp_path / "best.yaml").read_text())["width"] == study.best_params["width"]

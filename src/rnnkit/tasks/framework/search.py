@@ -88,7 +88,7 @@ def tune(
         timeout: stop starting trials after this many seconds.
         output_dir: where to write ``best.yaml``, ``trials.csv``, ``history.png`` and
             ``importances.png`` (default ``runs/tune/<app>``).
-        seed: the sampler's seed.
+        seed: the sampler's seed (a resumed study's sampler gets ``seed`` + the trials it has).
 
     Returns:
         The ``optuna.Study``.
@@ -114,6 +114,9 @@ def tune(
         )
     except Exception as error:  # optuna raises several storage errors (sqlalchemy, value, ...)
         raise SearchError(f"--storage: cannot open {storage!r}: {error}") from None
+    # A resumed study gets a sampler seeded past the trials it has: with the same seed, a new process
+    # would draw the same start-up points again and repeat the first trials of the study.
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
 
     def objective(trial: Any) -> float:
         nonlocal direction
@@ -177,6 +180,7 @@ def _plots(study: Any, out: Path) -> dict[str, Path]:
     ax.plot(range(len(values)), values, "o", label="trial")
     ax.plot(range(len(values)), [min(values[: i + 1]) for i in range(len(values))], "-", label="best so far")
     ax.set_xlabel("complete trial")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # trials are whole numbers
     ax.set_ylabel("objective (minimised)")
     ax.legend()
     ax.set_title("optimisation history")

@@ -25,7 +25,7 @@ class TranscribeAppConfig(AppConfig):
     dropout: float = setting(0.1, "dropout between recurrent layers", min=0.0, max=0.9)
     n_mels: int = setting(40, "log-mel bands", min=8, max=128)
     spec_augment: bool = setting(True, "mask random bands and time spans of training batches (SpecAugment)")
-    augment: bool = setting(True, "a new random waveform version of each training utterance at every draw (speed, "
+    augment: bool = setting(False, "a new random waveform version of each training utterance at every draw (speed, "
                             "telephone/low-pass bands, reverberation, noise/hum/babble, gain, clipping)")
     batch_size: int = setting(8, "utterances per batch", min=1)
     lr: float = setting(3e-3, "Adam learning rate (peak; see lr_decay)", min=0.0,
