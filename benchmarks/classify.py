@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--embedding-dim", type=int, default=128)
     parser.add_argument("--fold-budget", type=float, default=None, help="seconds of training per fold and cell")
     parser.add_argument("--max-minutes", type=float, default=600, help="start no MR fold after this many minutes")
+    parser.add_argument("--stop-at", help="start no MR fold after this UTC clock time (HH:MM, today)")
     parser.add_argument("--vowel-seeds", type=int, default=3, help="JapaneseVowels runs (seeds 0..n-1)")
     parser.add_argument("--skip-mr", action="store_true")
     parser.add_argument("--skip-vowels", action="store_true")
@@ -184,6 +185,13 @@ def main() -> None:
     results = {"machine": machine_description("cpu"), "seed": args.seed, "threads": args.threads}
     print(results["machine"], flush=True)
     deadline = time.perf_counter() + 60 * args.max_minutes
+    if args.stop_at:
+        import datetime as dt
+
+        now = dt.datetime.now(dt.timezone.utc)
+        hour, minute = (int(v) for v in args.stop_at.split(":"))
+        stop = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        deadline = min(deadline, time.perf_counter() + (stop - now).total_seconds())
     if not args.skip_vowels:
         run_vowels(args, results)
     if not args.skip_mr:

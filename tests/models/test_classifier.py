@@ -95,5 +95,6 @@ def test_ensemble_probability_is_the_members_mean(multi_label):
     logits, weights = ensemble(x, lengths, return_attention=True)
     torch.testing.assert_close(link(logits), expected, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(weights, torch.stack([m(x, lengths, return_attention=True)[1] for m in members]).mean(0))
+    assert ensemble.get_config() == {**members[0].get_config(), "members": 3}
     with pytest.raises(ValueError, match="members: expected at least one network"):
         ClassifierEnsemble([])

@@ -245,6 +245,10 @@ class ClassifierEnsemble(nn.Module):
         self.multi_label = members[0].multi_label
         self.pool = members[0].pool
 
+    def get_config(self) -> dict:
+        """The first member's options (all members share them) and ``members``: their number."""
+        return {**self.members[0].get_config(), "members": len(self.members)}
+
     def forward(self, inputs: Tensor, lengths: Tensor, *, return_attention: bool = False):
         """Logits of the mean probability ``(B, C)``; with ``return_attention``, also the mean weights."""
         logits, weights = zip(*(m(inputs, lengths, return_attention=True) for m in self.members), strict=True)
