@@ -225,3 +225,18 @@ def test_bad_options_name_the_field(options, message):
 def test_config_round_trips_through_a_dict():
     config = TrainerConfig(max_epochs=3, scheduler="cosine", optimizer_options={"betas": [0.8, 0.9]})
     assert TrainerConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("scheduler", [None, "one-cycle", "cosine"])
+def test_training_data_that_gives_no_batch_is_an_error_naming_it(scheduler):
+    # Found by the fuzz suite: an empty dataset with scheduler="one-cycle" failed inside torch
+    # ("Expected positive integer total_steps"), and without a schedule it "trained" zero steps.
+    from torch.utils.data import TensorDataset
+
+    empty = TensorDataset(torch.randn(0, 3), torch.randn(0))
+    with pytest.raises(ValueError, match=r"train_data: .*0 samples"):
+        Trainer(max_steps=3, scheduler=scheduler, progress_bar=False, plot=False).fit(LinearModel(3), empty)
+    short = TensorDataset(torch.randn(3, 3), torch.randn(3))
+    with pytest.raises(ValueError, match=r"train_data: .*3 samples, batch_size=4 with drop_last=True"):
+        Trainer(max_steps=3, batch_size=4, drop_last=True, scheduler=scheduler, progress_bar=False,
+                plot=False).fit(LinearModel(3), short)

@@ -76,6 +76,16 @@ class _Loop:
                 sink.log(row)
 
 
+
+def _describe_empty(train_data: Any, cfg: Any) -> str:
+    try:
+        size = len(train_data)
+    except TypeError:
+        return "an empty iterable"
+    if size == 0:
+        return "0 samples"
+    return f"{size} samples, batch_size={cfg.batch_size} with drop_last=True"
+
 class Trainer(CheckpointMixin):
     """Trains any model that follows :class:`~rnnkit.training.TrainableModel`.
 
@@ -186,6 +196,8 @@ class Trainer(CheckpointMixin):
         batches = Batches(train_data, shuffle=cfg.shuffle, **options)
         val_batches = None if val_data is None else Batches(
             val_data, shuffle=False, **{**options, "drop_last": False}, name="val_data")
+        if batches.has_length() and len(batches) == 0:  # a schedule over zero steps fails inside torch
+            raise ValueError(f"train_data: it gives no batch to train on ({_describe_empty(train_data, cfg)})")
         parameters = [p for p in model.parameters() if p.requires_grad]
         if not parameters:
             raise ValueError("model: it has no parameter that requires a gradient")
