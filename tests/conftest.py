@@ -18,6 +18,18 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The whole suite runs on one torch thread: its models are tiny, and on a shared 2-core machine
+    torch's default threads fought the other jobs for the cores (measured: a classify CLI test took
+    197 s with the default, 1.9 s with one). One place for that policy, instead of a fixture per
+    test folder. Tests that want more threads set them and restore them."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def subnormals_back_on():
     """The Trainer (flush_denormal=True) and the benchmarks flush subnormal floats to zero, and the

@@ -16,7 +16,7 @@ import pytest
 from rnnkit.dirlock import LOCK_FILE, DirectoryLock, DirectoryLocked
 from rnnkit.tasks.framework.rundir import RunDirectory
 from rnnkit.training import Trainer
-from tests.training_helpers import LinearModel, linear_data, one_thread  # noqa: F401
+from tests.training_helpers import LinearModel, linear_data
 
 MODULE = Path(__file__).resolve().parents[1] / "src" / "rnnkit" / "dirlock.py"
 # The lock module imports nothing from rnnkit: load it alone, so the holder starts in milliseconds.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -10,15 +9,6 @@ from torch.utils.data import TensorDataset
 
 from rnnkit.models import RecurrentRegressor
 from rnnkit.tasks.synthetic import make_recall_data
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and do not fight other processes for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def recall_setup(n: int = 64, steps: int = 6, hidden: int = 8, cell: str = "lstm", seed: int = 0):

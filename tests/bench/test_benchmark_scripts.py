@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.training_helpers import one_thread  # noqa: F401
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

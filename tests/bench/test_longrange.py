@@ -9,7 +9,6 @@ import pytest
 import rnnkit
 from rnnkit.bench import longrange as bench
 from rnnkit.cli import main
-from tests.training_helpers import one_thread  # noqa: F401
 
 
 @pytest.fixture(scope="module")

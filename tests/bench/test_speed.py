@@ -6,7 +6,6 @@ import re
 
 from rnnkit.bench.speed import CELLS, Size, measure_cell
 from rnnkit.cli import main
-from tests.training_helpers import one_thread  # noqa: F401
 
 
 def test_bench_speed_quick_writes_the_table_and_the_png(tmp_path, capsys):

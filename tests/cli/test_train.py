@@ -14,7 +14,6 @@ from safetensors.torch import load_file
 
 import rnnkit
 from rnnkit.cli import main
-from tests.training_helpers import one_thread  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}

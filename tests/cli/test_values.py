@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from rnnkit.cli import main
-from tests.training_helpers import one_thread  # noqa: F401
 
 
 @pytest.mark.parametrize("task, trainer, message", [

@@ -19,7 +19,6 @@ from rnnkit.data.longrange import (
     pixel_permutation,
     sequential_mnist,
 )
-from tests.training_helpers import one_thread  # noqa: F401
 
 
 @pytest.fixture(scope="module")

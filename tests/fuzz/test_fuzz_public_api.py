@@ -28,7 +28,7 @@ from rnnkit.serialization import SerializationError
 from rnnkit.tasks.forecast.estimator import Forecaster
 from rnnkit.training import EarlyStopping, KeepBest, Trainer, TrainerConfig
 from tests.fuzz.helpers import CASES, all_finite, check_error
-from tests.training_helpers import LinearModel, linear_data, one_thread  # noqa: F401
+from tests.training_helpers import LinearModel, linear_data  # noqa: F401
 
 QUICK = {
     "max_examples": 40,

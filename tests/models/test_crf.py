@@ -12,15 +12,6 @@ from rnnkit.models.crf import CRF, FORBIDDEN, allowed_transitions
 IOB2_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids contention on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def brute_force(crf: CRF, emissions: torch.Tensor, length: int) -> tuple[torch.Tensor, list[int], list[float]]:
     """log Z, the best path and every path's score of one sequence, by enumerating all K**length paths."""
     trans = crf.transitions + crf.transition_penalty

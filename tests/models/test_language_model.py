@@ -13,7 +13,6 @@ from rnnkit.metrics.language import language_scores, stream_nll
 from rnnkit.models.language_model import RecurrentLanguageModel
 from rnnkit.models.sampling import sample_next
 from rnnkit.training.batches import detach_state
-from tests.training_helpers import one_thread  # noqa: F401
 
 V = 11
 

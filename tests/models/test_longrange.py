@@ -12,7 +12,6 @@ from rnnkit.data.longrange import (
     copy_memory,
 )
 from rnnkit.models import ConstrainIndRNN, LongRangeModel, callbacks_for
-from tests.training_helpers import one_thread  # noqa: F401
 
 
 def test_indrnn_recipe_bounds_and_inits_the_recurrent_weights():

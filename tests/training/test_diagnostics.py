@@ -10,7 +10,6 @@ import rnnkit
 from rnnkit.diagnostics import gradient_flow
 from rnnkit.layers import recording_steps
 from rnnkit.models import RecurrentRegressor
-from tests.training_helpers import one_thread  # noqa: F401
 
 
 @pytest.mark.parametrize("cell", ["elman", "lstm"])

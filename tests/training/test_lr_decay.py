@@ -10,7 +10,7 @@ import torch
 from rnnkit import Trainer
 from rnnkit.training import LearningRateDecay
 from rnnkit.training.callbacks import TimeBudget
-from tests.training_helpers import LinearModel, linear_data, one_thread  # noqa: F401
+from tests.training_helpers import LinearModel, linear_data
 
 
 def _fit(callbacks, epochs=5, **options):

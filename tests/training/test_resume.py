@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from rnnkit import Trainer
 from rnnkit.models import RecurrentRegressor
 from rnnkit.training import CheckpointError
-from tests.training_helpers import LinearModel, linear_data, one_thread, recall_setup  # noqa: F401
+from tests.training_helpers import LinearModel, linear_data, recall_setup
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "resume_script.py"

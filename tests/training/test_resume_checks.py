@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rnnkit.training import CheckpointError, Trainer
-from tests.training_helpers import LinearModel, linear_data, one_thread  # noqa: F401
+from tests.training_helpers import LinearModel, linear_data
 
 
 class Crash(Exception):

@@ -9,7 +9,7 @@ from rnnkit import Trainer
 from rnnkit.models import RecurrentRegressor
 from rnnkit.training import BatchError
 from rnnkit.training.batches import detach_state, time_slice
-from tests.training_helpers import LinearModel, one_thread  # noqa: F401
+from tests.training_helpers import LinearModel
 
 T = 12
 

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from rnnkit import Trainer, TrainerConfig
 from rnnkit.training import BatchError, TrainingDiverged
-from tests.training_helpers import LinearModel, linear_data, one_thread, recall_setup  # noqa: F401
+from tests.training_helpers import LinearModel, linear_data, recall_setup
 
 
 def _weights(model):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnkit.training import Trainer, TrainerConfig, TrainingDiverged
-from tests.training_helpers import LinearModel, linear_data, one_thread  # noqa: F401
+from tests.training_helpers import LinearModel, linear_data
 
 
 @pytest.mark.parametrize("options, message", [

@@ -10,7 +10,6 @@ import pytest
 
 from rnnkit.tasks.classify import TextClassifier
 from tests.serving_helpers import call, running_server
-from tests.training_helpers import one_thread  # noqa: F401
 
 from .helpers import TINY, sentences
 
@@ -20,11 +19,9 @@ pytest.importorskip("uvicorn")
 
 @pytest.fixture(scope="module")
 def model_and_url(tmp_path_factory):
-    import torch
 
     from rnnkit.tasks.framework.serve import load_models
 
-    torch.set_num_threads(1)
     model = TextClassifier(**{**TINY, "max_epochs": 4}).fit(*sentences(60))
     path = tmp_path_factory.mktemp("classify") / "model"
     model.save(path)

@@ -14,7 +14,6 @@ from rnnkit.tasks.forecast.config import ForecastAppConfig
 from rnnkit.tasks.forecast.data import load_forecast_data
 from rnnkit.tasks.forecast.estimator import Forecaster
 from rnnkit.tasks.framework.config import ConfigError
-from tests.training_helpers import one_thread  # noqa: F401
 
 TINY = {"hidden_size": 4, "num_layers": 1, "max_steps": 3, "batch_size": 8, "context_length": 16}
 

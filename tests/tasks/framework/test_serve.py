@@ -21,11 +21,9 @@ uvicorn = pytest.importorskip("uvicorn")
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    import torch
 
     import rnnkit
 
-    torch.set_num_threads(1)  # a tiny model: two threads on the loaded 2-core machine took ~100 s, one takes ~5 s
     tmp = tmp_path_factory.mktemp("serve")
     t = np.arange(96)
     y = pd.Series(10 + 3 * np.sin(2 * np.pi * t / 12), index=pd.date_range("2000-01-01", periods=96, freq="MS"))

@@ -8,7 +8,6 @@ import pytest
 
 import rnnkit
 from rnnkit.cli import main
-from tests.training_helpers import one_thread  # noqa: F401
 
 TEXT = "".join(f"line {i % 7} of the little corpus, said {'abc'[i % 3]}.\n" for i in range(120))
 TINY = ["--embedding-size", "8", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--bptt", "16",
@@ -17,9 +16,7 @@ TINY = ["--embedding-size", "8", "--hidden-size", "16", "--num-layers", "1", "--
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    import torch
 
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("lm")
     corpus = root / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")

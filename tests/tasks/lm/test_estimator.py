@@ -12,7 +12,6 @@ import torch
 import rnnkit
 from rnnkit.data.streams import CorpusError
 from rnnkit.tasks.lm import LanguageModel
-from tests.training_helpers import one_thread  # noqa: F401
 
 TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n" * 40
 TINY = {"embedding_size": 8, "hidden_size": 16, "num_layers": 1, "batch_size": 4, "bptt": 12, "max_steps": 120,
@@ -21,7 +20,6 @@ TINY = {"embedding_size": 8, "hidden_size": 16, "num_layers": 1, "batch_size": 4
 
 @pytest.fixture(scope="module")
 def fitted():
-    torch.set_num_threads(1)
     return LanguageModel(**TINY).fit(TEXT, val_text=TEXT[:300])
 
 

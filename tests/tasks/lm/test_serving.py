@@ -6,7 +6,6 @@ import json
 import threading
 
 import pytest
-import torch
 
 from rnnkit.tasks.lm import LanguageModel
 from tests.serving_helpers import call, running_server, served, sse_events
@@ -19,7 +18,6 @@ TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n" * 30
 
 @pytest.fixture(scope="module")
 def model():
-    torch.set_num_threads(1)
     return LanguageModel(embedding_size=8, hidden_size=16, num_layers=1, batch_size=4, bptt=12, max_steps=40,
                          lr=2e-2, cell_options={"backend": "native"}).fit(TEXT)
 

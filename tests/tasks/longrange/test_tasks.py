@@ -8,7 +8,6 @@ import math
 import rnnkit
 from rnnkit.cli import main
 from rnnkit.tasks import get_task
-from tests.training_helpers import one_thread  # noqa: F401
 
 
 def test_train_cli_runs_the_registered_adding_task_with_the_indrnn_constraint(tmp_path):

@@ -9,7 +9,6 @@ import pytest
 from rnnkit.data.conll import tags_to_spans
 from rnnkit.tasks.tag import Tagger
 from tests.serving_helpers import call, running_server, served
-from tests.training_helpers import one_thread  # noqa: F401
 
 from .helpers import TINY, toy_corpus
 
@@ -20,9 +19,7 @@ pytest.importorskip("seqeval")
 
 @pytest.fixture(scope="module")
 def tagger():
-    import torch
 
-    torch.set_num_threads(1)
     train, tags = toy_corpus(40, seed=0)
     return Tagger(scheme="IOB2", **{**TINY, "max_epochs": 4}).fit(train, tags)
 

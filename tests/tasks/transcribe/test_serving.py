@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from tests.serving_helpers import call, multipart, running_server, served
 
@@ -35,7 +34,6 @@ def _wav(samples: np.ndarray, rate: int = 16000, subtype: str = "PCM_16") -> byt
 def model():
     from rnnkit.tasks.transcribe.estimator import SpeechRecognizer
 
-    torch.set_num_threads(1)
     return SpeechRecognizer(**TINY).fit([_clip(i) for i in range(4)], ["one two", "three", "ace", "seven"])
 
 

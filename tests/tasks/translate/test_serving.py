@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.serving_helpers import call, running_server, served
-from tests.tasks.translate.conftest import TINY, toy_pairs
+from tests.tasks.translate.conftest import fit_tiny, toy_pairs
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -16,23 +16,7 @@ pytest.importorskip("uvicorn")
 @pytest.fixture(scope="module")
 def fitted():
     """A translator after 30 steps: the answers are compared with its own, not with a reference."""
-    import os
-
-    import torch
-
-    from rnnkit.tasks.translate.estimator import Translator
-
-    old, threads = os.environ.get("RNNKIT_NO_KERNELS"), torch.get_num_threads()
-    os.environ["RNNKIT_NO_KERNELS"] = "1"
-    torch.set_num_threads(1)
-    try:
-        return Translator(max_steps=30, **TINY).fit(toy_pairs(150))
-    finally:
-        torch.set_num_threads(threads)
-        if old is None:
-            os.environ.pop("RNNKIT_NO_KERNELS")
-        else:
-            os.environ["RNNKIT_NO_KERNELS"] = old
+    return fit_tiny(30, toy_pairs(150))
 
 
 @pytest.fixture(scope="module")
