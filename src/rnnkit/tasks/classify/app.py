@@ -39,6 +39,7 @@ class ClassifyApp(Application):
     """Text and sequence classification with a bidirectional recurrent network against baselines."""
 
     name = "classify"
+    serving = "rnnkit.tasks.classify.serving:ClassifyRequest"
     summary = "Classify texts (sentiment) or numeric sequences with a bidirectional recurrent network."
     config_class = ClassifyAppConfig
     extra = "text"
@@ -151,16 +152,6 @@ class ClassifyApp(Application):
             extra={"folds": [r["scores"] for r in data.fold_results]},
         )
 
-    # ------------------------------------------------------------------------------- serve
-    def serve_request_model(self) -> Any:
-        from rnnkit.tasks.classify.serving import ClassifyRequest
-
-        return ClassifyRequest
-
-    def serve(self, estimator: Any, request: Any) -> dict:
-        from rnnkit.tasks.classify.serving import answer
-
-        return answer(estimator, request)
 
     # ------------------------------------------------------------------------------- predict
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ class ForecastApp(Application):
     """Time-series forecasting with a recurrent network against naive, seasonal naive and ETS."""
 
     name = "forecast"
+    serving = "rnnkit.tasks.forecast.serving:ForecastRequest"
     summary = "Backtest and forecast time series with a recurrent network against statistical baselines."
     config_class = ForecastAppConfig
     extra = "forecast"
@@ -117,15 +118,6 @@ class ForecastApp(Application):
             f"{subset.name}: {len(subset)} series, the competition's horizon {subset.horizon} and test split; sMAPE "
             "as M3 defines it, MASE scaled by the in-sample seasonal naive error, MAPE; CPU seconds per method."])
 
-    def serve_request_model(self) -> Any:
-        from rnnkit.tasks.forecast.serving import ForecastRequest
-
-        return ForecastRequest
-
-    def serve(self, estimator: Any, request: Any) -> dict:
-        from rnnkit.tasks.forecast.serving import answer
-
-        return answer(estimator, request)
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--data", help="CSV with the newer history, in the layout the model was fitted on")

@@ -16,6 +16,7 @@ run directory for every app::
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -113,6 +114,8 @@ class Application:
         summary: one line for ``rnnkit --help``.
         config_class: the app's :class:`AppConfig` subclass.
         extra: the ``pip install 'rnnkit[extra]'`` that the app's optional dependencies come from.
+        serving: ``"module:RequestModel"`` of the app's HTTP endpoint (``rnnkit serve``): the
+            pydantic body and the module's ``answer(estimator, request)``; ``None``: not served.
 
     The stages, in the order :func:`run_pipeline` calls them:
         ``load_data(config)`` -> data (the app's own object, usually with train/val/test splits);
@@ -126,6 +129,7 @@ class Application:
     summary: ClassVar[str] = ""
     config_class: ClassVar[type[AppConfig]] = AppConfig
     extra: ClassVar[str | None] = None
+    serving: ClassVar[str | None] = None
 
     def run_name(self, config: AppConfig) -> str:
         """The run directory's name: the data file's stem, else the built-in dataset's name."""
@@ -161,12 +165,20 @@ class Application:
         raise NotImplementedError(f"rnnkit {self.name} predict is not available")
 
     def serve_request_model(self) -> Any:
-        """The pydantic model of a ``POST /v1/<app>`` body for ``rnnkit serve`` (None: not served)."""
-        return None
+        """The pydantic model of a ``POST /v1/<app>`` body for ``rnnkit serve`` (None: not served):
+        the class :attr:`serving` names, imported only now (pydantic is an optional dependency)."""
+        if self.serving is None:
+            return None
+        module, _, name = self.serving.partition(":")
+        return getattr(importlib.import_module(module), name)
 
-    def serve(self, estimator: Any, request: Any) -> dict:
-        """Answer one validated request of :meth:`serve_request_model` with JSON-able output."""
-        raise NotImplementedError(f"rnnkit {self.name} has no HTTP endpoint")
+    def serve(self, estimator: Any, request: Any) -> Any:
+        """Answer one validated request of :meth:`serve_request_model`: JSON-able output, or an
+        iterator of events for a streamed answer; the ``answer(estimator, request)`` of
+        :attr:`serving`'s module."""
+        if self.serving is None:
+            raise NotImplementedError(f"rnnkit {self.name} has no HTTP endpoint")
+        return importlib.import_module(self.serving.partition(":")[0]).answer(estimator, request)
 
     def load_estimator(self, path: str | Path) -> Any:
         """Load a saved model directory and check it belongs to this app."""

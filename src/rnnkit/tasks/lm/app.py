@@ -24,6 +24,7 @@ class LanguageModelApp(Application):
     """Character-, word- or BPE-level recurrent language models against a Kneser–Ney n-gram."""
 
     name = "lm"
+    serving = "rnnkit.tasks.lm.serving:GenerateRequest"
     summary = "Train a recurrent language model (char, word or BPE) against a Kneser-Ney n-gram, then sample."
     config_class = LMAppConfig
     extra = "lm"
@@ -134,16 +135,6 @@ class LanguageModelApp(Application):
             columns["test bpc"] = scores["bpc"]
         return columns
 
-    # ------------------------------------------------------------------------------- serve
-    def serve_request_model(self) -> Any:
-        from rnnkit.tasks.lm.serving import GenerateRequest
-
-        return GenerateRequest
-
-    def serve(self, estimator: Any, request: Any) -> Any:
-        from rnnkit.tasks.lm.serving import answer
-
-        return answer(estimator, request)
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--prompt", default="", help="text to start from (default: a line break)")

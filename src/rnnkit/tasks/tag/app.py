@@ -25,6 +25,7 @@ class TagApp(Application):
     """Part-of-speech and named-entity tagging with a BiLSTM-CRF against two baselines."""
 
     name = "tag"
+    serving = "rnnkit.tasks.tag.serving:TagRequest"
     summary = "Tag sequences (part of speech, named entities) with a BiLSTM-CRF against baselines."
     config_class = TagAppConfig
     extra = "tag"
@@ -141,16 +142,6 @@ class TagApp(Application):
                                           "per_type": {n: s["per_type"] for n, s in scores.items()},
                                           "training_log": estimator.training_log_})
 
-    # ------------------------------------------------------------------------------- serve
-    def serve_request_model(self) -> Any:
-        from rnnkit.tasks.tag.serving import TagRequest
-
-        return TagRequest
-
-    def serve(self, estimator: Any, request: Any) -> Any:
-        from rnnkit.tasks.tag.serving import answer
-
-        return answer(estimator, request)
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--text", help="one sentence of raw text to tag")

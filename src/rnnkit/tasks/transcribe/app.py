@@ -35,6 +35,7 @@ class TranscribeApp(Application):
     """Speech recognition trained on synthesised voices, checked on held-out voices and real speech."""
 
     name = "transcribe"
+    serving = "rnnkit.tasks.transcribe.serving:TranscribeRequest"
     summary = "Speech recognition (CRNN + CTC, streaming) trained on espeak-ng speech, checked on real recordings."
     config_class = TranscribeAppConfig
     extra = "speech"
@@ -141,16 +142,6 @@ class TranscribeApp(Application):
         return Report(metrics, primary="held-out CER %", higher_is_better=False, sections=sections, notes=notes,
                       extra={"skipped_training_utterances": estimator.skipped_})
 
-    # ------------------------------------------------------------------------------- serve
-    def serve_request_model(self) -> Any:
-        from rnnkit.tasks.transcribe.serving import TranscribeRequest
-
-        return TranscribeRequest
-
-    def serve(self, estimator: Any, request: Any) -> Any:
-        from rnnkit.tasks.transcribe.serving import answer
-
-        return answer(estimator, request)
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("audio", nargs="*", help="WAV/FLAC files to transcribe")

@@ -67,6 +67,7 @@ class TranslateApp(Application):
     """Machine translation with a recurrent encoder-decoder against copy, greedy and no-attention baselines."""
 
     name = "translate"
+    serving = "rnnkit.tasks.translate.serving:TranslateRequest"
     summary = "Translate with an attentional recurrent encoder-decoder (English->Spanish Bible by default)."
     config_class = TranslateAppConfig
     extra = "translate"
@@ -140,16 +141,6 @@ class TranslateApp(Application):
             extra={"constrained": constrained, "signatures": signatures},
         )
 
-    # ------------------------------------------------------------------------------- serve
-    def serve_request_model(self) -> Any:
-        from rnnkit.tasks.translate.serving import TranslateRequest
-
-        return TranslateRequest
-
-    def serve(self, estimator: Any, request: Any) -> Any:
-        from rnnkit.tasks.translate.serving import answer
-
-        return answer(estimator, request)
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--input", help="file with one source sentence per line (default: stdin)")
