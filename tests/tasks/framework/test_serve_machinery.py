@@ -186,3 +186,27 @@ def test_health_ready_docs_and_openapi(base):
     assert status == 200
     assert {"/v1/echo", "/v1/echo/one", "/v1/echo/two", "/v1/count", "/v1/count/c"} <= set(schema["paths"])
     assert "Echo a number" in schema["paths"]["/v1/echo"]["post"]["description"]
+
+
+class UploadRequest(BaseModel):
+    audio: bytes
+
+
+class UploadApp:
+    name = "upload"
+
+    def serve_request_model(self) -> Any:
+        return UploadRequest
+
+
+def test_an_upload_endpoint_without_python_multipart_fails_at_start_up_naming_it(monkeypatch):
+    # Starlette needs python-multipart to read a form; without it every upload was a 500 at request time
+    # (what a clean install without the package did in CI).
+    from rnnkit.optional import MissingDependency
+    from rnnkit.tasks.framework.serve import build_server
+
+    for name in ("python_multipart", "multipart"):
+        monkeypatch.setitem(__import__("sys").modules, name, None)
+    with pytest.raises(MissingDependency, match="python-multipart"):
+        build_server({"up": (UploadApp(), Model())})
+    build_server({"one": (EchoApp(), Model())})  # JSON-only servers do not need it

@@ -121,6 +121,10 @@ def build_server(models: Mapping[str, tuple[Any, Any]], *, max_body_bytes: int =
     lock = threading.Lock()
     upload_routes = tuple(f"/v1/{route_of(app)}" for app, _ in models.values()
                           if upload_fields(app.serve_request_model()))
+    if upload_routes:
+        # Starlette parses multipart forms with python-multipart; without it every upload would be a 500
+        # at request time, so say so now, at start-up.
+        require("python_multipart", "serve", package="python-multipart")
 
     def limit_of(path: str) -> int:
         return max_upload_bytes if path.startswith(upload_routes) else max_body_bytes
