@@ -22,6 +22,8 @@ import socket
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -184,4 +186,31 @@ class DirectoryLock:
         )
 
 
-__all__ = ["LOCK_FILE", "DirectoryLock", "DirectoryLocked"]
+@contextmanager
+def waiting_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an ``flock`` on ``path`` (created if missing), waiting for another holder to finish.
+
+    For work several processes may start at once on first use (a kernel build, a synthesised
+    corpus): the second one waits and then finds the first one's result. The kernel releases the
+    lock when its holder dies, even by ``kill -9``. Without ``fcntl`` (Windows) it does nothing.
+
+    Args:
+        path: the lock file.
+
+    Example:
+        >>> with waiting_lock(cache / "corpus.flock"):  # doctest: +SKIP
+        ...     build_unless_present(cache)
+    """
+    if fcntl is None:
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+__all__ = ["LOCK_FILE", "DirectoryLock", "DirectoryLocked", "waiting_lock"]

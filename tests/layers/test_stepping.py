@@ -101,6 +101,21 @@ def test_dropin_refuses_a_non_boolean_flag_at_construction():
         rnnkit.RNN(1, 1, bidirectional=None)
 
 
+def test_dropin_refuses_a_boolean_size_at_construction():
+    # torch.nn takes num_layers=True (bool is an int) and fails in forward with a TypeError about the
+    # kernel's argument list; found by the fuzz suite.
+    import pytest
+
+    import rnnkit
+
+    for kind in (rnnkit.RNN, rnnkit.GRU, rnnkit.LSTM):
+        with pytest.raises(TypeError, match="num_layers: expected an integer, got True"):
+            kind(1, 2, num_layers=True)
+    with pytest.raises(TypeError, match="hidden_size: expected an integer, got True"):
+        rnnkit.GRU(1, True)
+    assert rnnkit.LSTM(1, 2, num_layers=2)(torch.randn(3, 1, 1))[0].shape == (3, 1, 2)
+
+
 def test_recurrent_refuses_bad_options_naming_them():
     import pytest
 

@@ -19,7 +19,8 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
 
 
 def run(out: Path, *extra: str, signal_at: int | None = None, signum: int = signal.SIGTERM):
-    process = subprocess.Popen([sys.executable, str(SCRIPT), str(out), *extra], env=ENV, stdout=subprocess.PIPE,
+    wait = ["--wait-at", str(signal_at)] if signal_at is not None else []
+    process = subprocess.Popen([sys.executable, str(SCRIPT), str(out), *extra, *wait], env=ENV, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     lines = []
     for line in process.stdout:

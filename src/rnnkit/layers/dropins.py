@@ -57,6 +57,12 @@ class _DropIn(Saveable):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise TypeError(f"{name}: expected True or False, got {value!r}")
+        for name in ("input_size", "hidden_size", "num_layers", "proj_size"):
+            # torch.nn takes a bool where it wants an int (bool is an int) and then fails inside the
+            # kernel with a TypeError about its argument list.
+            value = getattr(self, name, 0)
+            if isinstance(value, bool):
+                raise TypeError(f"{name}: expected an integer, got {value!r}")
         if check_backend_name(backend) not in DROPIN_BACKENDS:
             # The drop-ins keep torch.nn's kernel or run the reference; the other fast paths are
             # Recurrent's (Recurrent.from_torch(module) gives one with the same weights).

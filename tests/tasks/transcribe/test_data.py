@@ -77,6 +77,35 @@ def test_corpus_is_cached_with_a_checked_manifest(tmp_path):
 
 
 @needs_espeak
+def test_two_first_uses_at_once_synthesise_the_corpus_once(tmp_path, monkeypatch):
+    # Two benchmark arms started together on a cold cache wrote the same files under each other and
+    # one then failed reading "test-00172.flac: missing or changed since synthesis".
+    import threading
+    import time
+
+    calls = []
+    original = data._synthesise_one
+
+    def slow(item, folder):
+        calls.append(item)
+        time.sleep(0.05)
+        return original(item, folder)
+
+    monkeypatch.setattr(data, "_synthesise_one", slow)
+    folders = []
+    threads = [threading.Thread(target=lambda: folders.append(data.synthesise_corpus(3, 1, 2, seed=5, root=tmp_path,
+                                                                                      workers=1)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(folders) == 2 and folders[0] == folders[1]
+    assert len(calls) == 6  # once, not twice
+    assert len(data.read_corpus(folders[0])) == 6
+
+
+@needs_espeak
 def test_speak_returns_16k_audio_of_plausible_length():
     short, long = data.speak("one", voice="en-us+m1"), data.speak("one two three four five", voice="en-us+m1")
     assert 0.2 < len(short) / 16000 < 1.5 and len(long) > 2 * len(short)

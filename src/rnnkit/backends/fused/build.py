@@ -208,21 +208,14 @@ def _build_lock(directory: Path) -> Iterator[None]:
     its holder dies (even by ``kill -9``); so while it is held, a ``cpp_extension`` baton file in the
     directory can only be left over from a killed build, and is removed instead of waited on.
     """
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): cpp_extension's own baton is all there is
+    from rnnkit.dirlock import fcntl, waiting_lock
+
+    with waiting_lock(directory / "build.flock"):  # waits for another process's build to finish
+        baton = directory / BATON_FILE
+        if fcntl is not None and baton.exists():  # (without flock, cpp_extension's own baton is all there is)
+            print(f"rnnkit: removing {baton}, left by a kernel build that was killed", file=sys.stderr, flush=True)
+            baton.unlink(missing_ok=True)
         yield
-        return
-    with open(directory / "build.flock", "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # waits for another process's build to finish
-        try:
-            baton = directory / BATON_FILE
-            if baton.exists():
-                print(f"rnnkit: removing {baton}, left by a kernel build that was killed", file=sys.stderr, flush=True)
-                baton.unlink(missing_ok=True)
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def kernels_ready() -> bool:

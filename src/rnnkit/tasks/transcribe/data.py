@@ -40,6 +40,7 @@ import numpy as np
 
 from rnnkit.data.audio import SAMPLE_RATE, AudioError, read_audio, read_raw_pcm, to_mono_16k
 from rnnkit.data.characters import CharacterAlphabet
+from rnnkit.dirlock import waiting_lock
 
 #: Accents (espeak-ng voices) and variants the synthesiser draws from.
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
@@ -268,15 +269,20 @@ def synthesise_corpus(train: int = 1500, val: int = 150, test: int = 300, *, see
     folder = (root or cache_dir()) / f"synth-{key}"
     if (folder / "manifest.sha256").is_file():
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    plan = plan_corpus(train, val, test, seed, kinds, extra_voices=extra_voices)
-    if progress:
-        progress(f"synthesising {len(plan)} utterances with espeak-ng into {folder} (once; cached)")
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        rows = list(pool.map(lambda item: _synthesise_one(item, folder), plan))
-    text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
-    (folder / "manifest.jsonl").write_text(text, encoding="utf-8")
-    (folder / "manifest.sha256").write_text(hashlib.sha256(text.encode()).hexdigest() + "\n")
+    # Two processes starting at once on a cold cache (two benchmark arms, say) would write the same
+    # files under each other: the second waits for the first and then finds its corpus.
+    with waiting_lock(folder.parent / f"{folder.name}.flock"):
+        if (folder / "manifest.sha256").is_file():
+            return folder
+        folder.mkdir(parents=True, exist_ok=True)
+        plan = plan_corpus(train, val, test, seed, kinds, extra_voices=extra_voices)
+        if progress:
+            progress(f"synthesising {len(plan)} utterances with espeak-ng into {folder} (once; cached)")
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            rows = list(pool.map(lambda item: _synthesise_one(item, folder), plan))
+        text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+        (folder / "manifest.jsonl").write_text(text, encoding="utf-8")
+        (folder / "manifest.sha256").write_text(hashlib.sha256(text.encode()).hexdigest() + "\n")
     return folder
 
 
