@@ -50,7 +50,7 @@ class SpeechRecognizerConfig:
     spec_augment: bool = True
     augment: bool = False
     batch_size: int = 8
-    max_steps: int = 2000
+    max_steps: int = 6000
     max_seconds: float | None = None
     lr: float = 3e-3
     lr_decay: bool = True
