@@ -228,18 +228,21 @@ def prefix_beam_search(
                     target = following[prefix]
                     target.blank = _logsumexp(target.blank, entry.blank + p, entry.label + p)
                     continue
+                if prefix and prefix[-1] == c:
+                    # The frame repeats the last label: it merges into it (always allowed: the prefix does
+                    # not change), or after a blank it starts a new, doubled label.
+                    same = following[prefix]
+                    same.label = _logsumexp(same.label, entry.label + p)
+                    extend = entry.blank + p
+                else:
+                    extend = _logsumexp(entry.blank + p, entry.label + p)
                 extended = (*prefix, c)
                 if c == space and (not prefix or prefix[-1] == space):
                     continue  # no leading or doubled spaces
                 if not allowed(extended):
                     continue
                 target = following[extended]
-                if prefix and prefix[-1] == c:
-                    target.label = _logsumexp(target.label, entry.blank + p)  # a repeat needs a blank between
-                    same = following[prefix]
-                    same.label = _logsumexp(same.label, entry.label + p)  # or it merges into the last label
-                else:
-                    target.label = _logsumexp(target.label, entry.blank + p, entry.label + p)
+                target.label = _logsumexp(target.label, extend)
         alive = [(k, v) for k, v in following.items() if v.total > NEG_INF]  # impossible prefixes go
         ordered = sorted(alive, key=lambda item: rank(*item), reverse=True)
         beams = dict(ordered[:beam_width]) if beam_width else dict(ordered)

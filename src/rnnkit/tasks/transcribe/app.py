@@ -85,7 +85,8 @@ class TranscribeApp(Application):
             num_layers=config.num_layers, bidirectional=config.bidirectional, dropout=config.dropout,
             spec_augment=config.spec_augment, augment=config.augment, lr_decay=config.lr_decay,
             batch_size=config.batch_size, max_steps=config.max_steps,
-            max_seconds=None if config.max_minutes is None else 60.0 * config.max_minutes, lr=config.lr, decoder=config.decoder,
+            max_seconds=None if config.max_minutes is None else 60.0 * config.max_minutes,
+            lr=config.lr, decoder=config.decoder,
             beam_width=config.beam_width, lm_weight=config.lm_weight, word_bonus=config.word_bonus,
             seed=config.seed, progress=config.progress,
         )
