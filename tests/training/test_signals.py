@@ -18,9 +18,17 @@ SCRIPT = ROOT / "tests" / "training" / "signal_script.py"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
 
 
+def _default_stop_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def run(out: Path, *extra: str, signal_at: int | None = None, signum: int = signal.SIGTERM):
     wait = ["--wait-at", str(signal_at)] if signal_at is not None else []
-    process = subprocess.Popen([sys.executable, str(SCRIPT), str(out), *extra, *wait], env=ENV, stdout=subprocess.PIPE,
+    # preexec_fn: a test run started in the background by a shell inherits SIGINT ignored, and rnnkit
+    # (like Python) leaves an ignored signal alone; the child here stands for a program run from a terminal.
+    process = subprocess.Popen([sys.executable, str(SCRIPT), str(out), *extra, *wait], env=ENV,
+                               preexec_fn=_default_stop_signals, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     lines = []
     for line in process.stdout:
