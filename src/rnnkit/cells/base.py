@@ -23,6 +23,8 @@ from typing import NamedTuple, Union
 import torch
 from torch import Tensor, nn
 
+from rnnkit.checks import check_positive_int
+
 #: A cell's state: one tensor (Elman, GRU) or a NamedTuple of tensors (LSTM's ``(h, c)``).
 #: Every tensor has the batch as its first dimension.
 State = Union[Tensor, tuple[Tensor, ...]]
@@ -109,8 +111,7 @@ class RecurrentCell(nn.Module):
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+            check_positive_int(name, value)
         self.input_size = input_size
         self.hidden_size = hidden_size
 

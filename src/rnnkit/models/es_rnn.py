@@ -33,6 +33,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from rnnkit.checks import check_positive_int
 from rnnkit.layers import Recurrent
 
 
@@ -132,8 +133,7 @@ class ESRNN(nn.Module):
         for name, value in (("num_series", num_series), ("horizon", horizon), ("context_length", context_length),
                             ("season_length", season_length), ("windows_per_series", windows_per_series),
                             ("min_context", min_context)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+            check_positive_int(name, value)
         if not 0 < tau < 1:
             raise ValueError(f"tau: expected a level in (0, 1), got {tau!r}")
         for name, value in (("alpha_init", alpha_init), ("gamma_init", gamma_init)):

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.checks import check_positive_int
 from rnnkit.data.streams import concatenated_windows
 from rnnkit.layers.recurrent import Recurrent
 from rnnkit.layers.regularizers import DropConnect
@@ -81,8 +82,7 @@ class RecurrentLanguageModel(nn.Module):
         super().__init__()
         for name, value in (("vocab_size", vocab_size), ("embedding_size", embedding_size),
                             ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+            check_positive_int(name, value)
         if vocab_size < 2:
             raise ValueError(f"vocab_size: expected at least 2 tokens, got {vocab_size}")
         self.vocab_size = vocab_size

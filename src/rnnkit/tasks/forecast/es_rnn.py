@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rnnkit.checks import check_positive_int
 from rnnkit.models.es_rnn import ESRNN
 from rnnkit.training import KeepBest, Trainer
 
@@ -109,8 +110,7 @@ class ESRNNForecaster:
     """
 
     def __init__(self, horizon: int, **options) -> None:
-        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-            raise ValueError(f"horizon: expected a positive integer, got {horizon!r}")
+        check_positive_int("horizon", horizon)
         unknown = set(options) - set(ESRNNConfig.__dataclass_fields__)
         if unknown:
             raise TypeError(f"ESRNNForecaster: unknown option(s) {sorted(unknown)}")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rnnkit.checks import check_positive_int
 from rnnkit.data.timeseries import SeriesCollection, SeriesError, to_collection
 from rnnkit.data.windows import WindowDataset, build_arrays, make_window, series_scales
 from rnnkit.models.forecasting import AutoregressiveForecastNet, DirectForecastNet, ForecastEnsemble
@@ -168,8 +169,7 @@ class Forecaster(Estimator):
     app_name = "forecast"
 
     def __init__(self, horizon: int, **options) -> None:
-        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-            raise ValueError(f"horizon: expected a positive integer, got {horizon!r}")
+        check_positive_int("horizon", horizon)
         unknown = set(options) - set(ForecasterConfig.__dataclass_fields__)
         if unknown:
             raise TypeError(f"Forecaster: unknown option(s) {sorted(unknown)}")

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnkit.checks import check_positive_int
+
 
 @dataclass
 class _Order:
@@ -63,8 +65,7 @@ class KneserNeyLM:
     """
 
     def __init__(self, order: int, *, vocab_size: int) -> None:
-        if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-            raise ValueError(f"order: expected a positive integer, got {order!r}")
+        check_positive_int("order", order)
         if vocab_size < 1:
             raise ValueError(f"vocab_size: expected a positive integer, got {vocab_size!r}")
         self.order = order

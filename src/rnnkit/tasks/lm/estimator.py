@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from rnnkit.checks import check_positive_int
 from rnnkit.data.streams import EOS, LEVELS, CorpusError, StreamBatches, StreamTokenizer, evaluation_batch
 from rnnkit.metrics.language import language_scores, stream_nll
 from rnnkit.models.language_model import RecurrentLanguageModel
@@ -155,9 +156,7 @@ class LanguageModel(Estimator):
         if cfg.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {list(OPTIMIZERS)}, got {cfg.optimizer!r}")
         for name in ("batch_size", "bptt", "eval_batch_size"):
-            value = getattr(cfg, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+            check_positive_int(name, getattr(cfg, name))
         if isinstance(cfg.lr_decay, bool) or not isinstance(cfg.lr_decay, (int, float)) or not 0 < cfg.lr_decay <= 1:
             raise ValueError(f"lr_decay: expected a factor in (0, 1] (1: no decay), got {cfg.lr_decay!r}")
         if cfg.lr_decay < 1 and cfg.lr_decay_after is None and not cfg.lr_decay_on_plateau:

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from rnnkit.checks import check_positive_int
 from rnnkit.serialization import SerializationError, load_state_dict_checked
 from rnnkit.tasks.framework.estimator import Estimator
 
@@ -69,9 +70,7 @@ class Translator(Estimator):
         self.settings = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         for name in ("vocab_size", "embed_size", "hidden_size", "batch_size", "max_steps", "max_src_len",
                      "max_tgt_len", "beam"):
-            value = self.settings[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+            check_positive_int(name, self.settings[name])
         self.__dict__.update(self.settings)
         self.network = None
         self.src_tokenizer_ = None
@@ -243,8 +242,7 @@ class Translator(Estimator):
 
         self._check_fitted()
         beam = self.beam if beam is None else beam
-        if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
-            raise ValueError(f"beam: expected a positive integer, got {beam!r}")
+        check_positive_int("beam", beam)
         method = method or ("greedy" if beam == 1 and constraints is None else "beam")
         if method not in METHODS:
             raise ValueError(f"method: expected one of {list(METHODS)}, got {method!r}")
