@@ -39,9 +39,22 @@ def corpus(args: argparse.Namespace):
     return split["train"], split["val"], split["test"], data.load_real_clips()
 
 
+def score_model(model, test, real) -> dict[str, dict[str, float]]:
+    """``{decoder: row}`` for greedy and beam decoding: CER/WER on the held-out voices and WER on the
+    real clips (also used by ``transcribe_rescore.py`` for saved models)."""
+    from rnnkit.tasks.transcribe.scoring import score_real_clips, score_test_set
+
+    rows = {}
+    for decoder in ("greedy", "beam"):
+        row, _ = score_test_set(model, test, decoder)
+        row.update(score_real_clips(model.transcribe([u.samples for u in real], decoder=decoder), real)[0])
+        rows[decoder] = row
+    return rows
+
+
 def run_model(kind: str, args: argparse.Namespace, train, val, test, real) -> dict:
     from rnnkit.tasks.transcribe.estimator import SpeechRecognizer
-    from rnnkit.tasks.transcribe.scoring import score_real_clips, score_test_set, streaming_speed
+    from rnnkit.tasks.transcribe.scoring import streaming_speed
 
     model = SpeechRecognizer(bidirectional=kind == "bidirectional", hidden_size=args.hidden_size,
                              channels=tuple(args.channels), batch_size=args.batch_size, lr=args.lr,
@@ -54,9 +67,7 @@ def run_model(kind: str, args: argparse.Namespace, train, val, test, real) -> di
     if args.save:
         model.save(Path(args.save) / kind)
     rows = {}
-    for decoder in ("greedy", "beam"):
-        row, _ = score_test_set(model, test, decoder)
-        row.update(score_real_clips(model.transcribe([u.samples for u in real], decoder=decoder), real)[0])
+    for decoder, row in score_model(model, test, real).items():
         row["train seconds"] = model.fit_seconds_
         row["train steps"] = model.training_log_[-1]["step"] if model.training_log_ else 0
         row["train CPU seconds"] = model.fit_cpu_seconds_

@@ -28,18 +28,14 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import rnnkit
-    from rnnkit.tasks.transcribe.scoring import score_real_clips, score_test_set
-    from transcribe import corpus
+    from transcribe import corpus, score_model
 
     torch.set_num_threads(1)
     _, _, test, real = corpus(argparse.Namespace(train=args.train, val=args.val, test=args.test, seed=args.seed,
                                                  extra_voices=False))
     rows = {}
     for path in args.models:
-        model = rnnkit.load(path)
-        for decoder in ("greedy", "beam"):
-            row, _ = score_test_set(model, test, decoder)
-            row.update(score_real_clips(model.transcribe([u.samples for u in real], decoder=decoder), real)[0])
+        for decoder, row in score_model(rnnkit.load(path), test, real).items():
             rows[f"{path} ({decoder})"] = row
             print(f"{path} ({decoder}): " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
     if args.json:
