@@ -138,7 +138,7 @@ def test_tagger_emissions_export_and_viterbi_outside_gives_its_tags(tmp_path):
 
 def test_speech_recognizer_exports_offline_and_streams_over_onnxruntime(tmp_path):
     pytest.importorskip("soundfile")
-    from rnnkit.export.apps import OnnxCTCStreamer
+    from rnnkit.export.speech import OnnxCTCStreamer
     from rnnkit.tasks.transcribe.estimator import SpeechRecognizer
 
     t = np.arange(8000) / 16000
@@ -161,7 +161,7 @@ def test_speech_recognizer_exports_offline_and_streams_over_onnxruntime(tmp_path
 def test_translator_exports_encoder_and_decoder_step_and_beam_search_runs_over_onnxruntime(tmp_path):
     pytest.importorskip("sacrebleu")
     from rnnkit.data.parallel import pad_sequences
-    from rnnkit.export.apps import OnnxTranslator
+    from rnnkit.export.translation import OnnxTranslator
     from rnnkit.models import decoding
 
     words = {"the": "el", "house": "casa", "dog": "perro", "big": "grande", "red": "rojo", "cat": "gato"}

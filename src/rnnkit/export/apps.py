@@ -21,7 +21,9 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.cells.base import state_tensors
-from rnnkit.export.onnx import ExportError, ExportResult, export_module
+from rnnkit.export.onnx import ExportError, app_manifest, export_module
+from rnnkit.export.speech import export_recognizer
+from rnnkit.export.translation import export_translator
 
 
 class ForecastGraph(nn.Module):
@@ -85,7 +87,7 @@ def export_forecaster(estimator: Any, out: Path, *, quantiles: tuple[float, ...]
         graph, out, example, input_names=names, output_names=output_names,
         dynamic_shapes=[{0: b, 1: c}, {0: b, 1: c}, {0: b, 1: c}, {0: b}], check_args=check,
     )
-    return _manifest(
+    return app_manifest(
         "forecast", [result],
         notes=["inputs: Forecaster.network_inputs(history, horizon) gives them, with level and scale per series",
                "forecast in the data's units = level + scale * output (mean and each quantile)",
@@ -124,7 +126,7 @@ def export_classifier(estimator: Any, out: Path) -> dict:
         _Logits(network), out, inputs(2, 7), input_names=["inputs", "lengths"], output_names=["logits"],
         dynamic_shapes=[x_axes, {0: b}], check_args=inputs(5, 13),
     )
-    return _manifest(
+    return app_manifest(
         "classify", [result],
         notes=["the tokenizer is outside the graph: ids from the saved model's tokenizer.json (Hugging Face "
                "tokenizers), padded with 0 to the longest text, lengths = the number of ids of each text",
@@ -194,7 +196,7 @@ def export_language_model(estimator: Any, out: Path) -> dict:
         output_names=["logits", *(f"next_{n}" for n in names)],
         dynamic_shapes=[{0: b}, tuple({1: b} for _ in names)], check_args=inputs(5),
     )
-    return _manifest(
+    return app_manifest(
         "lm", [result],
         notes=["one step: feed each output next_* back as state_* (zeros for the first token)",
                "the tokenizer (tokenizer.json) and the sampling (temperature, top-k) stay in Python"],
@@ -261,263 +263,13 @@ def export_tagger(estimator: Any, out: Path) -> dict:
     if network.crf is not None:
         transitions, start, end = (s.detach() for s in network.crf._scores())
         extra["crf"] = {"transitions": transitions.tolist(), "start": start.tolist(), "end": end.tolist()}
-    return _manifest(
+    return app_manifest(
         "tag", [result],
         notes=["inputs: rnnkit.data.tag_batches.encode_batch(sentences, words, chars) with the saved vocabularies",
                "decoding outside the graph: Viterbi over emissions with the manifest's crf scores "
                "(estimator.network.crf.decode), else the arg-max per token"],
         extra=extra,
     )
-
-
-class RecognizerOffline(nn.Module):
-    """A CTC recogniser over whole utterances: ``(features (B, T, n_mels), lengths) -> (log_probs, output_lengths)``."""
-
-    def __init__(self, network: nn.Module) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        return self.network(features, lengths)
-
-
-class RecognizerStreamStep(nn.Module):
-    """The recurrent part of a streaming CTC recogniser: front-end frames and state in, log-probs and state out.
-
-    ``forward(frames (B, n, F), state tensors (L, B, H)...) -> (log_probs (B, n, V), next state tensors...)``.
-    """
-
-    def __init__(self, network: nn.Module) -> None:
-        super().__init__()
-        self.network = network
-        self.layout = network.crnn.recurrent.first_cell.state_type
-
-    def forward(self, frames: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
-        initial = state[0] if self.layout is None else self.layout(*state)
-        out, final = self.network.crnn.recurrent(frames, initial)
-        return (torch.log_softmax(self.network.head(out), dim=-1), *state_tensors(final))
-
-
-class OnnxCTCStreamer:
-    """:class:`rnnkit.models.ctc.CTCStreamer` with its recurrent step run by onnxruntime (an exported stream step).
-
-    The front end's window bookkeeping stays in Python (PyTorch); each chunk's recurrent stack and
-    head run in the exported graph, the state passed in and out as arrays.
-
-    Example:
-        >>> stream = OnnxCTCStreamer(recognizer.network, "speech.stream.onnx")   # doctest: +SKIP
-        >>> parts = [stream.push(chunk) for chunk in chunks] + [stream.finish()]   # doctest: +SKIP
-    """
-
-    def __init__(self, network: nn.Module, path: str | Path) -> None:
-        from rnnkit.export.onnx import load_session, run_session
-        from rnnkit.models.ctc import CTCStreamer
-
-        self._run = run_session
-        self.session = load_session(path)
-        self.streamer = CTCStreamer(network)
-        self.streamer.recurrent_step = self._step  # the one step that changes
-        layer = network.crnn.recurrent
-        self.state = [t.numpy() for t in state_tensors(layer.initial_state(1))]
-
-    def _step(self, chunk: Tensor) -> Tensor:
-        names = ["frames", *(f"state_{i}" for i in range(len(self.state)))]
-        log_probs, *self.state = self._run(self.session, dict(zip(names, [chunk.float(), *self.state], strict=True)))
-        return torch.as_tensor(log_probs[0])
-
-    def push(self, frames: Tensor) -> Tensor:
-        """Log-probabilities of the output frames that ``frames`` ``(n, n_mels)`` complete."""
-        return self.streamer.push(frames)
-
-    def finish(self) -> Tensor:
-        """The remaining output frames."""
-        return self.streamer.finish()
-
-
-def export_recognizer(estimator: Any, out: Path) -> dict:
-    """Export a speech recogniser: the offline graph and, for a unidirectional model, the stream step.
-
-    ``<out>.onnx``: ``features`` ``(B, T, n_mels)`` (normalised log-mel features, as
-    ``SpeechRecognizer`` computes them) and ``lengths`` in; CTC ``log_probs`` ``(B, T', V)`` and
-    ``output_lengths`` out. ``<out stem>.stream.onnx``: the recurrent stack and head over front-end
-    frames with the state in and out (``state_0``...) for streaming; :class:`OnnxCTCStreamer` drives
-    it (the front end's windowing stays in Python). Audio loading, log-mel features, their
-    normalisation and the CTC beam search (lexicon, language model) stay outside the graphs.
-    """
-    network = estimator.network
-    if network is None:
-        raise ExportError("model: the recogniser is not fitted")
-    generator = torch.Generator().manual_seed(0)
-
-    def offline(batch: int, steps: int) -> list[Tensor]:
-        lengths = torch.randint(steps // 2, steps + 1, (batch,), generator=generator)
-        lengths[0] = steps
-        return [torch.randn(batch, steps, network.n_mels, generator=generator), lengths]
-
-    b, t = torch.export.Dim("batch"), torch.export.Dim("time")
-    results = [export_module(
-        RecognizerOffline(network), out, offline(2, 24), input_names=["features", "lengths"],
-        output_names=["log_probs", "output_lengths"], dynamic_shapes=[{0: b, 1: t}, {0: b}],
-        check_args=offline(3, 41),
-    )]
-    notes = ["features: the recogniser's normalised log-mel features; the CTC beam search stays in Python"]
-    if not network.bidirectional:
-        layer = network.crnn.recurrent
-        width = network.crnn.front_end.output_size
-
-        def stream(batch: int, steps: int) -> list[Tensor]:
-            states = [torch.randn(s.shape, generator=generator) for s in state_tensors(layer.initial_state(batch))]
-            return [torch.randn(batch, steps, width, generator=generator), *states]
-
-        count = len(state_tensors(layer.initial_state(1)))
-        results.append(export_module(
-            RecognizerStreamStep(network), out.with_name(out.stem + ".stream.onnx"), stream(2, 3),
-            input_names=["frames", *(f"state_{i}" for i in range(count))],
-            output_names=["log_probs", *(f"next_state_{i}" for i in range(count))],
-            dynamic_shapes=[{0: b, 1: t}, tuple({1: b} for _ in range(count))], check_args=stream(3, 7),
-        ))
-        notes.append("streaming: rnnkit.export.apps.OnnxCTCStreamer(network, '<out>.stream.onnx') runs the stream "
-                     "step over onnxruntime, the front end's windowing in Python")
-    return _manifest("transcribe", results, notes=notes, extra={"alphabet_size": network.vocab_size})
-
-
-class TranslatorEncoder(nn.Module):
-    """``forward(src (B, S), src_lengths (B,)) -> (outputs, keys, mask, initial decoder state tensors...)``."""
-
-    def __init__(self, network: nn.Module) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, ...]:
-        memory = self.network.encode(src, src_lengths)
-        keys = memory.keys if memory.keys is not None else memory.outputs[..., :0]
-        return (memory.outputs, keys, memory.mask, *state_tensors(memory.state))
-
-
-class TranslatorDecoderStep(nn.Module):
-    """One decoder step: ``forward(tokens (N,), feed (N, H), outputs, keys, mask, state tensors...)
-    -> (log_probs (N, V), next feed, attention (N, S), next state tensors...)``."""
-
-    def __init__(self, network: nn.Module) -> None:
-        super().__init__()
-        self.network = network
-        self.layout = network.decoder.first_cell.state_type
-
-    def forward(self, tokens: Tensor, feed: Tensor, outputs: Tensor, keys: Tensor, mask: Tensor,
-                *state: Tensor) -> tuple[Tensor, ...]:
-        from rnnkit.models.seq2seq import DecoderState, Memory
-
-        rnn = state[0] if self.layout is None else self.layout(*state)
-        keys_or_none = keys if self.network.attention is not None else None
-        memory = Memory(outputs, keys_or_none, mask, mask.sum(1), rnn)
-        log_probs, next_state, weights = self.network.step(tokens, DecoderState(rnn, feed), memory)
-        attention = weights if weights is not None else mask.to(outputs.dtype)
-        return (log_probs, next_state.feed, attention, *state_tensors(next_state.rnn))
-
-
-class OnnxTranslator:
-    """A translator's encoder and decoder step over onnxruntime, with ``Seq2Seq``'s decoding interface
-    (``encode``, ``start``, ``step``, ``bos_id``, ``eos_id``, ``pad_id``), so that rnnkit's beam search,
-    greedy and sampling decoders (:mod:`rnnkit.models.decoding`) drive it from Python unchanged.
-
-    Example:
-        >>> onnx_model = OnnxTranslator("model.encoder.onnx", "model.decoder.onnx", manifest)   # doctest: +SKIP
-        >>> hyps = rnnkit.models.decoding.beam_search(onnx_model, src, lengths, beam_size=5)   # doctest: +SKIP
-    """
-
-    def __init__(self, encoder: str | Path, decoder: str | Path, manifest: dict) -> None:
-        from rnnkit.export.onnx import load_session
-
-        self.encoder, self.decoder = load_session(encoder), load_session(decoder)
-        self.bos_id, self.eos_id, self.pad_id = manifest["bos_id"], manifest["eos_id"], manifest["pad_id"]
-        self.hidden_size = manifest["hidden_size"]
-        self.state_names = manifest["state_names"]
-
-    def encode(self, src: Tensor, src_lengths: Tensor):
-        from rnnkit.models.seq2seq import Memory
-
-        outputs, keys, mask, *state = (torch.as_tensor(a) for a in self.encoder.run(
-            None, {"src": src.numpy(), "src_lengths": torch.as_tensor(src_lengths).numpy()}))
-        return Memory(outputs, keys, mask, torch.as_tensor(src_lengths), tuple(state))
-
-    def start(self, memory):
-        from rnnkit.models.seq2seq import DecoderState
-
-        return DecoderState(memory.state, memory.outputs.new_zeros(memory.outputs.shape[0], self.hidden_size))
-
-    def step(self, tokens: Tensor, state, memory):
-        from rnnkit.models.seq2seq import DecoderState
-
-        feed = {"tokens": tokens.numpy(), "feed": state.feed.numpy(), "outputs": memory.outputs.numpy(),
-                "keys": memory.keys.numpy(), "mask": memory.mask.numpy(),
-                **{f"state_{n}": t.numpy() for n, t in zip(self.state_names, state.rnn, strict=True)}}
-        log_probs, next_feed, attention, *rnn = (torch.as_tensor(a) for a in self.decoder.run(None, feed))
-        return log_probs, DecoderState(tuple(rnn), next_feed), attention
-
-
-def export_translator(estimator: Any, out: Path) -> dict:
-    """Export a translator as two graphs: the encoder (``<out stem>.encoder.onnx``) and one decoder
-    step (``<out stem>.decoder.onnx``).
-
-    Encoder: ``src`` int64 ``(B, S)`` and ``src_lengths`` in; ``outputs``, attention ``keys``, ``mask``
-    and the bridged initial decoder state out. Decoder step: the previous ``tokens`` ``(N,)``, the
-    fed-back attentional vector ``feed`` ``(N, H)`` (zeros at the start), the encoder's outputs for
-    the same ``N`` rows and the state in; ``log_probs`` ``(N, V)``, the next ``feed``, the
-    ``attention`` weights and the next state out. Batch, source and hypothesis counts are dynamic.
-    The search (beam, greedy, sampling, constraints) stays in Python: :class:`OnnxTranslator` gives
-    the sessions the network's decoding interface, so :mod:`rnnkit.models.decoding` drives them;
-    the subword tokenizers (``src_tokenizer.json``, ``tgt_tokenizer.json``) stay outside too.
-    """
-    network = estimator.network
-    if network is None:
-        raise ExportError("model: the translator is not fitted")
-    generator = torch.Generator().manual_seed(0)
-    vocab_src, vocab_tgt = network.src_embed.num_embeddings, network.tgt_embed.num_embeddings
-
-    def source(batch: int, steps: int) -> list[Tensor]:
-        lengths = torch.randint(1, steps + 1, (batch,), generator=generator)
-        lengths[0] = steps
-        src = torch.randint(4, vocab_src, (batch, steps), generator=generator)
-        return [src.masked_fill(torch.arange(steps)[None] >= lengths[:, None], network.pad_id), lengths]
-
-    layout = network.decoder.first_cell.state_type
-    state_names = list(layout._fields) if layout is not None else ["h"]
-    b, s = torch.export.Dim("batch"), torch.export.Dim("source")
-    encoder_out = out.with_name(out.stem + ".encoder.onnx")
-    encoder = export_module(
-        TranslatorEncoder(network), encoder_out, source(2, 6), input_names=["src", "src_lengths"],
-        output_names=["outputs", "keys", "mask", *(f"state_{n}" for n in state_names)],
-        dynamic_shapes=[{0: b, 1: s}, {0: b}], check_args=source(3, 11),
-    )
-
-    def step_inputs(batch: int, steps: int) -> list[Tensor]:
-        src, lengths = source(batch, steps)
-        with torch.no_grad():
-            memory = network.encode(src, lengths)
-        keys = memory.keys if memory.keys is not None else memory.outputs[..., :0]
-        tokens = torch.randint(4, vocab_tgt, (batch,), generator=generator)
-        feed = torch.randn(batch, network.hidden_size, generator=generator)
-        return [tokens, feed, memory.outputs, keys, memory.mask, *state_tensors(memory.state)]
-
-    decoder = export_module(
-        TranslatorDecoderStep(network), out.with_name(out.stem + ".decoder.onnx"), step_inputs(2, 6),
-        input_names=["tokens", "feed", "outputs", "keys", "mask", *(f"state_{n}" for n in state_names)],
-        output_names=["log_probs", "next_feed", "attention", *(f"next_state_{n}" for n in state_names)],
-        dynamic_shapes=[{0: b}, {0: b}, {0: b, 1: s}, {0: b, 1: s}, {0: b, 1: s},
-                        tuple({1: b} for _ in state_names)],
-        check_args=step_inputs(5, 9),
-    )
-    return _manifest(
-        "translate", [encoder, decoder],
-        notes=["beam search in Python over the two sessions: rnnkit.export.apps.OnnxTranslator + "
-               "rnnkit.models.decoding.beam_search", "the subword tokenizers stay outside the graphs"],
-        extra={"bos_id": network.bos_id, "eos_id": network.eos_id, "pad_id": network.pad_id,
-               "hidden_size": network.hidden_size, "state_names": state_names},
-    )
-
-
-def _manifest(app: str, results: list[ExportResult], *, notes: list[str], extra: dict | None = None) -> dict:
-    return {"app": app, "format": "onnx", "graphs": [r.to_dict() for r in results], "notes": notes, **(extra or {})}
 
 
 EXPORTERS: dict[str, Callable[..., dict]] = {

@@ -318,3 +318,8 @@ def to_onnx(
         RecurrentGraph(model, with_state=with_state), path, example, input_names=input_names,
         output_names=["output", *names], dynamic_shapes=dynamic, check_args=check_args, opset=opset,
     )
+
+
+def app_manifest(app: str, results: list[ExportResult], *, notes: list[str], extra: dict | None = None) -> dict:
+    """The manifest an application's export writes beside its graphs (``<out>.json``)."""
+    return {"app": app, "format": "onnx", "graphs": [r.to_dict() for r in results], "notes": notes, **(extra or {})}

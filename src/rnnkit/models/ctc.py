@@ -191,7 +191,7 @@ class CTCStreamer:
 
     def recurrent_step(self, chunk: Tensor) -> Tensor:
         """The recurrent stack and head over front-end frames ``(1, n, F)`` from the carried state:
-        log-probabilities ``(n, V)``. (An exported stream step replaces this: ``rnnkit.export.apps``.)"""
+        log-probabilities ``(n, V)``. (An exported stream step replaces this: ``rnnkit.export.speech``.)"""
         out, self.state = self.net.crnn.recurrent(chunk, self.state)
         return F.log_softmax(self.net.head(out[0]), dim=-1)
 
